@@ -102,7 +102,6 @@ class FFLD(nn.Module):
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
 
-
     @torch.no_grad()
     def init_mean_shape(self, landmarks: torch.Tensor, image_size: tuple[int, int]) -> None:
         """Start S0 at a mean shape: zero the head's weights and set its bias so S0 = ``landmarks``.
