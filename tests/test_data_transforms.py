@@ -116,3 +116,20 @@ def test_flip_points() -> None:
     values = torch.arange(6).reshape(2, 3)
     out = flip_points(values, torch.tensor([True, False]), torch.tensor([2, 1, 0]))
     assert out.tolist() == [[2, 1, 0], [3, 4, 5]]
+
+
+def test_landmark_map_agrees_with_torchvision_keypoints() -> None:
+    """Independent reference: torchvision's keypoint-aware affine (pixel-edge coordinates, hence ±0.5)."""
+    tv_tensors = pytest.importorskip("torchvision.tv_tensors")
+    if not hasattr(tv_tensors, "KeyPoints"):
+        pytest.skip("this torchvision has no KeyPoints")
+    from torchvision.transforms.v2 import functional as TF
+
+    height, width = 60, 80
+    points = torch.tensor([[10.0, 12.0], [40.5, 33.25], [70.0, 50.0]])
+    for scale, tx, ty, degrees in [(1.15, 0.05, -0.08, 17.0), (0.85, -0.1, 0.1, -20.0)]:
+        m = affine_matrices(params(scale, tx, ty, degrees), height, width)[0]
+        ours = points.double() @ m[:2, :2].T + m[:2, 2]
+        keypoints = tv_tensors.KeyPoints(points + 0.5, canvas_size=(height, width))
+        theirs = TF.affine(keypoints, angle=degrees, translate=[tx * width, ty * height], scale=scale, shear=[0.0, 0.0])
+        torch.testing.assert_close(ours.float(), theirs.as_subclass(torch.Tensor) - 0.5, atol=1e-4, rtol=0)

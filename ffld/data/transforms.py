@@ -16,9 +16,10 @@ image (bilinear, zeros outside):
   ``torch.nn.functional.affine_grid``/``grid_sample`` with ``align_corners=False``, where pixel ``x`` sits at the
   normalised coordinate ``(2x + 1)/W - 1`` (:meth:`LandmarkAugment.batch`).
 
-torchvision's keypoint-aware v2 transforms (``tv_tensors.KeyPoints``) are not used for this: their parameters
-(one draw per call, no mirror term) cannot express a per-sample map composed with a flip, and their keypoints
-live in pixel-edge coordinates (centre of the top-left pixel at (0.5, 0.5)), half a pixel from ffld's.
+torchvision's keypoint-aware v2 affine (``tv_tensors.KeyPoints``) gives the same landmark map (the tests check it,
+allowing for its pixel-edge coordinates: the centre of the top-left pixel is (0.5, 0.5) there), but it is not used
+to apply the augmentation: it draws one set of parameters per call and has no mirror term, so it cannot give a
+per-sample map composed with the flip; and ffld itself does not depend on torchvision.
 Parameters are drawn on the CPU from a seeded ``torch.Generator``, so a seed gives the same batch on any device.
 """
 
