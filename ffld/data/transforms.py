@@ -19,7 +19,7 @@ image (bilinear, zeros outside):
 torchvision's keypoint-aware v2 affine (``tv_tensors.KeyPoints``) gives the same landmark map (the tests check it,
 allowing for its pixel-edge coordinates: the centre of the top-left pixel is (0.5, 0.5) there), but it is not used
 to apply the augmentation: it draws one set of parameters per call and has no mirror term, so it cannot give a
-per-sample map composed with the flip; and ffld itself does not depend on torchvision.
+per-sample map composed with the flip (and this module needs only torch).
 Parameters are drawn on the CPU from a seeded ``torch.Generator``, so a seed gives the same batch on any device.
 """
 
@@ -179,7 +179,7 @@ class LandmarkAugment:
         """Augment one item dict (``image`` H×W×C numpy, ``landmarks`` (N, 2)) with ``cv2.warpAffine``.
 
         ``occluded``/``visible`` flags are renumbered with the landmarks; ``augment_matrix`` ((3, 3) float64)
-        is added.
+        is added; ``box`` is left as it was (a rotated box is no longer axis-aligned).
         """
         image = item["image"]
         height, width = image.shape[:2]
