@@ -1,0 +1,83 @@
+"""WFLW reader against annotation lines in the official list_98pt_rect_attr format."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ffld.data import WFLW, DatasetError, LandmarkFileError
+from ffld.data.wflw import ATTRIBUTES
+from tests.data_formats import random_image, wflw_line, write_image
+
+# One face per attribute, plus one with none and one with all.
+FLAGS = np.vstack([np.eye(6, dtype=int), np.zeros(6, int), np.ones(6, int)])
+
+
+def make_wflw(root: Path, split: str = "test", seed: int = 7) -> list[tuple[np.ndarray, np.ndarray, str]]:
+    rng = np.random.default_rng(seed)
+    faces, lines = [], []
+    for k, flags in enumerate(FLAGS):
+        name = f"{k}--Event/{k}_Event_image_{k}.jpg"
+        write_image(root / "WFLW_images" / name, random_image(rng, 50, 70))
+        points = rng.uniform(0, 60, size=(98, 2))
+        box = np.array([3, 4, 60, 45]) + k
+        lines.append(wflw_line(points, box, flags, name))
+        faces.append((points, box, name))
+    folder = root / "WFLW_annotations" / "list_98pt_rect_attr_train_test"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"list_98pt_rect_attr_{split}.txt").write_text("\n".join(lines) + "\n")
+    return faces
+
+
+def test_all_faces(tmp_path: Path) -> None:
+    faces = make_wflw(tmp_path)
+    dataset = WFLW(tmp_path, "test")
+    assert len(dataset) == len(FLAGS)
+    for item, (points, box, name), flags in zip(dataset, faces, FLAGS, strict=True):
+        assert item["path"] == str(tmp_path / "WFLW_images" / name)
+        assert item["image"].shape == (50, 70, 3)
+        np.testing.assert_allclose(item["landmarks"], points, atol=1e-5)  # x_1 y_1 x_2 y_2 ... interleaved
+        np.testing.assert_array_equal(item["box"], box)
+        np.testing.assert_array_equal(item["attributes"], flags.astype(bool))
+
+
+@pytest.mark.parametrize("subset", ATTRIBUTES)
+def test_attribute_subsets(tmp_path: Path, subset: str) -> None:
+    faces = make_wflw(tmp_path)
+    dataset = WFLW(tmp_path, "test", subset=subset)
+    k = ATTRIBUTES.index(subset)
+    assert [r.path for r in dataset.records] == [str(tmp_path / "WFLW_images" / faces[i][2]) for i in (k, 7)]
+
+
+def test_errors(tmp_path: Path) -> None:
+    make_wflw(tmp_path, split="train")
+    with pytest.raises(DatasetError, match=r"list_98pt_rect_attr_test\.txt: WFLW annotation file not found"):
+        WFLW(tmp_path, "test")
+    with pytest.raises(DatasetError, match="unknown WFLW subset"):
+        WFLW(tmp_path, "train", subset="pose")
+    with pytest.raises(DatasetError, match="unknown WFLW split"):
+        WFLW(tmp_path, "val")
+
+    path = tmp_path / "WFLW_annotations" / "list_98pt_rect_attr_train_test" / "list_98pt_rect_attr_train.txt"
+    lines = path.read_text().splitlines()
+    fields = lines[1].split()
+    lines[1] = " ".join(fields[:10] + fields[12:])  # a point short
+    fields = lines[2].split()
+    fields[7] = "nan"
+    lines[2] = " ".join(fields)
+    fields = lines[3].split()
+    fields[-1] = "missing/image.jpg"
+    lines[3] = " ".join(fields)
+    fields = lines[4].split()
+    fields[196] = "x"
+    lines[4] = " ".join(fields)
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(LandmarkFileError, match=r"list_98pt_rect_attr_train\.txt:2: expected 207 fields"):
+        WFLW(tmp_path, "train")
+    with pytest.warns(UserWarning, match="skipped 4 face"):
+        dataset = WFLW(tmp_path, "train", on_error="skip")
+    assert len(dataset) == len(FLAGS) - 4
+    assert [p.path.rsplit(":", 1)[1] for p in dataset.skipped] == ["2", "3", "4", "5"]
+    assert "point 4 has a NaN" in dataset.skipped[1].problem
+    assert dataset.skipped[2].problem.endswith("missing/image.jpg not found")
+    assert dataset.skipped[3].problem == "a coordinate, box or attribute field is not a number"
