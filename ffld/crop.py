@@ -75,7 +75,7 @@ def crop_patches(features: torch.Tensor, points: torch.Tensor, size: int = 8) ->
         (B, N, C, size, size) patches; zero where a sample falls outside the map.
     """
     _check_inputs(features, points, size)
-    batch, channels, height, width = features.shape
+    _, channels, height, width = features.shape
     num_points = points.shape[1]
     dtype = torch.promote_types(features.dtype, torch.float32)
     locations = sample_locations(points.to(dtype), size)
@@ -83,12 +83,12 @@ def crop_patches(features: torch.Tensor, points: torch.Tensor, size: int = 8) ->
     grid = (2 * locations + 1) / extent - 1  # pixel centre u -> (2u + 1) / W - 1 (align_corners=False)
     patches = F.grid_sample(
         features.to(dtype),
-        grid.reshape(batch, num_points * size, size, 2),
+        grid.reshape(-1, num_points * size, size, 2),
         mode="bilinear",
         padding_mode="zeros",
         align_corners=False,
     )
-    return patches.reshape(batch, channels, num_points, size, size).transpose(1, 2)
+    return patches.reshape(-1, channels, num_points, size, size).transpose(1, 2)
 
 
 def _neighbours(features: torch.Tensor, locations: torch.Tensor):

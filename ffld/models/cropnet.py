@@ -104,9 +104,9 @@ class RefinementStage(nn.Module):
             (B, N, selected_channels, s, s) selected patches (Fig. 5).
         """
         patches = crop_patches(features, image_to_feature(points, self.stride), self.patch_size)
-        batch, num_points, channels, size, _ = patches.shape
-        selected = self.select(patches.reshape(batch * num_points, channels, size, size).to(features.dtype))
-        return selected.reshape(batch, num_points, -1, size, size)
+        _, num_points, channels, size, _ = patches.shape  # batch sizes stay symbolic (-1) for ONNX export
+        selected = self.select(patches.reshape(-1, channels, size, size).to(features.dtype))
+        return selected.reshape(-1, num_points, self.select.out_channels, size, size)
 
     def forward(self, features: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
         """Args:
@@ -117,9 +117,8 @@ class RefinementStage(nn.Module):
             (B, N, 2) ΔS_k in image pixels.
         """
         selected = self.crop(features, points)
-        batch, num_points = selected.shape[:2]
         delta = self.cropnet(selected.flatten(1, 2))
-        return delta.reshape(batch, num_points, 2) * self.stride
+        return delta.reshape(-1, points.shape[1], 2) * self.stride
 
 
 __all__ = ["CropNet", "RefinementStage", "at_least_float32"]
