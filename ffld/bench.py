@@ -1,0 +1,200 @@
+"""Speed and memory benchmarks (Sect. 6.5): inference latency and throughput, training throughput and memory.
+
+Inference: batch-1 latency and batched throughput (faces/s) for the baseline and the 3-stage model, in fp32 or
+bf16, eager, ``torch.compile`` or replayed CUDA graphs. Training: images/s of one optimisation step at a batch
+size, (a) reading uint8 crops and augmenting them on the device as the trainer does, and (b) fed pre-made float
+tensors, so that the ratio (a)/(b) shows what the input pipeline costs; and the peak GPU memory of a step.
+All timings are medians over repeated runs after warm-up; CUDA work is synchronised before each clock read.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+from ffld.data.specs import IBUG68, inter_ocular
+from ffld.data.transforms import LandmarkAugment
+from ffld.models import FFLD
+from ffld.train.engine import optimisation_step
+from ffld.train.objective import MultiLoss
+
+MODES = ("eager", "compile", "cudagraph")
+
+
+def _synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def median_seconds(run: Callable[[], Any], device: torch.device, warmup: int, repeats: int) -> float:
+    """Median wall-clock seconds of ``run()`` over ``repeats`` calls after ``warmup`` calls."""
+    for _ in range(warmup):
+        run()
+    _synchronize(device)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run()
+        _synchronize(device)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def _inference_callable(model: FFLD, images: torch.Tensor, mode: str, bf16: bool) -> Callable[[], Any]:
+    device = images.device
+
+    def eager() -> Any:
+        with torch.no_grad(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+            return model(images)
+
+    if mode == "eager":
+        return eager
+    if mode == "compile":
+        compiled = torch.compile(model)
+
+        def run() -> Any:
+            with torch.no_grad(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+                return compiled(images)
+
+        return run
+    if mode == "cudagraph":
+        if device.type != "cuda":
+            raise ValueError("CUDA graphs need a CUDA device")
+        stream = torch.cuda.Stream(device)
+        stream.wait_stream(torch.cuda.current_stream(device))
+        with torch.cuda.stream(stream):
+            for _ in range(3):
+                eager()
+        torch.cuda.current_stream(device).wait_stream(stream)
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph):
+            eager()
+        return graph.replay
+    raise ValueError(f"unknown mode {mode!r}; choose one of {MODES}")
+
+
+def inference_speed(
+    model: FFLD,
+    device: torch.device,
+    batch: int,
+    mode: str = "eager",
+    bf16: bool = False,
+    input_size: int = 224,
+    warmup: int = 10,
+    repeats: int = 50,
+) -> dict[str, float]:
+    """Latency (ms per batch) and throughput (faces/s) of a forward pass on random images."""
+    model = model.to(device).eval()
+    if device.type == "cuda":
+        model = model.to(memory_format=torch.channels_last)
+    images = torch.rand(batch, 3, input_size, input_size, device=device)
+    seconds = median_seconds(_inference_callable(model, images, mode, bf16), device, warmup, repeats)
+    return {"latency_ms": 1000 * seconds, "faces_per_s": batch / seconds}
+
+
+def training_speed(
+    model: FFLD,
+    device: torch.device,
+    batch: int,
+    bf16: bool = False,
+    input_size: int = 224,
+    warmup: int = 3,
+    repeats: int = 10,
+) -> dict[str, float]:
+    """Images/s of one optimisation step with on-device augmentation and with pre-made tensors, and peak memory.
+
+    The model is trained with the paper's losses (IOD-L2, L2, L1, Align) on random crops of ``IBUG68`` faces.
+    """
+    model = model.to(device).train()
+    channels_last = device.type == "cuda"
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    losses = ["iod_l2", "l2", "l1", "align"][: len(model.refinements) + 1]
+    objective = MultiLoss(losses, [1.0] * len(losses), model.stage_levels, 8)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-6, weight_decay=5e-4)
+    augment = LandmarkAugment(IBUG68.flip_permutation, generator=torch.Generator().manual_seed(0))
+    pool = 4 * batch
+    crops = torch.randint(0, 256, (pool, 3, input_size, input_size), dtype=torch.uint8, device=device)
+    landmarks = torch.rand(pool, model.num_landmarks, 2, device=device) * input_size * 0.6 + input_size * 0.2
+
+    def prepare(index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        augmented = augment.batch(crops[index], landmarks[index])
+        images = augmented.images.float().div_(255)
+        if channels_last:
+            images = images.contiguous(memory_format=torch.channels_last)
+        return images, augmented.landmarks
+
+    def step(images: torch.Tensor, target: torch.Tensor) -> None:
+        optimisation_step(model, optimizer, objective, images, target, inter_ocular(target, IBUG68), bf16)
+
+    premade = prepare(torch.arange(batch, device=device))
+    counter = iter(range(10**9))
+
+    def with_augmentation() -> None:
+        start = next(counter) % 4 * batch
+        step(*prepare(torch.arange(start, start + batch, device=device)))
+
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    augmented_s = median_seconds(with_augmentation, device, warmup, repeats)
+    premade_s = median_seconds(lambda: step(*premade), device, warmup, repeats)
+    result = {
+        "images_per_s_device_augmentation": batch / augmented_s,
+        "images_per_s_premade": batch / premade_s,
+        "input_pipeline_ratio": premade_s / augmented_s,
+    }
+    if device.type == "cuda":
+        result["peak_memory_mb"] = torch.cuda.max_memory_allocated(device) / 2**20
+    return result
+
+
+def run_benchmarks(
+    device: torch.device,
+    batches: list[int],
+    modes: list[str],
+    precisions: list[str],
+    train_batches: list[int],
+    num_landmarks: int = 68,
+    input_size: int = 224,
+    log: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """The inference grid (model × mode × precision × batch) and the training measurements."""
+    torch.manual_seed(0)
+    models = {"baseline": FFLD(num_landmarks, stages=0), "ffld3": FFLD(num_landmarks, stages=3)}
+    results: dict[str, Any] = {
+        "input_size": input_size,
+        "num_landmarks": num_landmarks,
+        "parameters": {name: sum(p.numel() for p in m.parameters()) for name, m in models.items()},
+        "inference": [],
+        "training": [],
+    }
+    for name, model in models.items():
+        for mode in modes:
+            for precision in precisions:
+                for batch in batches:
+                    row = {"model": name, "mode": mode, "precision": precision, "batch": batch}
+                    row.update(inference_speed(model, device, batch, mode, precision == "bf16", input_size))
+                    results["inference"].append(row)
+                    log(
+                        f"{name:8s} {mode:9s} {precision:4s} batch {batch:5d}: {row['latency_ms']:9.3f} ms, "
+                        f"{row['faces_per_s']:10.1f} faces/s"
+                    )
+    for batch in train_batches:
+        for precision in precisions:
+            row = {"model": "ffld3", "precision": precision, "batch": batch}
+            row.update(training_speed(models["ffld3"], device, batch, precision == "bf16", input_size))
+            results["training"].append(row)
+            memory = f", peak {row['peak_memory_mb']:.0f} MB" if "peak_memory_mb" in row else ""
+            log(
+                f"training {precision:4s} batch {batch:5d}: {row['images_per_s_device_augmentation']:8.1f} images/s "
+                f"(pre-made tensors {row['images_per_s_premade']:8.1f}, ratio {row['input_pipeline_ratio']:.2f})"
+                + memory
+            )
+    return results
+
+
+__all__ = ["MODES", "inference_speed", "median_seconds", "run_benchmarks", "training_speed"]

@@ -1,0 +1,103 @@
+"""Checkpoints: atomic training state (``torch.save``, loaded with ``weights_only=True``) and inference models
+(safetensors with JSON metadata).
+
+A training checkpoint holds only tensors and plain Python data, so it loads with ``weights_only=True``. An
+inference model file (``.safetensors``) holds the weights and, in its metadata, the model's arguments and the
+input convention (input size, crop enlargement, landmark layout), so :func:`load_model` rebuilds it alone.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import load_file, save_file
+
+from ffld.models import FFLD
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be read; the message names the file."""
+
+
+def _temporary(path: Path) -> Path:
+    return path.with_name(f".{path.name}.tmp-{os.getpid()}")
+
+
+def save_state(path: str | os.PathLike, state: dict[str, Any]) -> None:
+    """Write a training state atomically: to a temporary file, flushed, then renamed over ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = _temporary(path)
+    with open(temporary, "wb") as handle:
+        torch.save(state, handle)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, path)
+
+
+def load_state(path: str | os.PathLike) -> dict[str, Any]:
+    """Read a training state with ``weights_only=True`` onto the CPU."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise CheckpointError(f"{path}: no such checkpoint") from None
+    except Exception as error:  # torch raises several types for corrupt or unsafe files
+        raise CheckpointError(f"{path}: not a readable ffld checkpoint ({type(error).__name__}: {error})") from error
+
+
+def save_model(path: str | os.PathLike, model: FFLD, metadata: dict[str, Any]) -> None:
+    """Write an inference model as safetensors, atomically.
+
+    Args:
+        path: the ``.safetensors`` file.
+        model: the network (its state dict is saved, BatchNorm statistics included).
+        metadata: JSON-serialisable data; must hold ``model`` (the :class:`FFLD` keyword arguments, with
+            ``num_landmarks``).
+    """
+    if "model" not in metadata or "num_landmarks" not in metadata["model"]:
+        raise ValueError("metadata must hold the model's arguments under 'model', including 'num_landmarks'")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tensors = {name: tensor.detach().cpu().contiguous() for name, tensor in model.state_dict().items()}
+    temporary = _temporary(path)
+    save_file(tensors, temporary, metadata={"ffld": json.dumps(metadata)})
+    os.replace(temporary, path)
+
+
+def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
+    """The metadata of a model file (``.safetensors``) or of a training checkpoint."""
+    path = Path(path)
+    if path.suffix != ".safetensors":
+        return load_state(path)["metadata"]
+    try:
+        with safe_open(path, framework="pt") as handle:
+            return json.loads((handle.metadata() or {})["ffld"])
+    except FileNotFoundError:
+        raise CheckpointError(f"{path}: no such model file") from None
+    except (SafetensorError, KeyError, json.JSONDecodeError, OSError) as error:
+        raise CheckpointError(f"{path}: not an ffld model file ({error})") from error
+
+
+def load_model(path: str | os.PathLike, device: torch.device | str = "cpu") -> tuple[FFLD, dict[str, Any]]:
+    """Rebuild a model from a ``.safetensors`` model file or a training checkpoint (``.pt``).
+
+    Returns:
+        ``(model, metadata)``, the model in eval mode on ``device``.
+    """
+    path = Path(path)
+    metadata = read_metadata(path)
+    weights = load_file(path) if path.suffix == ".safetensors" else load_state(path)["model"]
+    model = FFLD(**metadata["model"])
+    try:
+        model.load_state_dict(weights)
+    except RuntimeError as error:
+        raise CheckpointError(f"{path}: weights do not fit the model its metadata describes ({error})") from error
+    return model.to(device).eval(), metadata
+
+
+__all__ = ["CheckpointError", "load_model", "load_state", "read_metadata", "save_model", "save_state"]

@@ -1,0 +1,185 @@
+"""The ``ffld`` command: train, evaluate, predict, bench, export.
+
+Errors in what the user gave (a config, a checkpoint, a dataset, an image) end the command with one line on
+stderr, ``ffld <command>: error: <what and where>``, and exit status 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import yaml
+
+
+def _overrides(pairs: list[str]) -> dict[str, object]:
+    values = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--set expects KEY=VALUE (e.g. optimizer.epochs=10), got {pair!r}")
+        values[key] = yaml.safe_load(value)
+    return values
+
+
+def _train(args: argparse.Namespace) -> None:
+    from ffld.train import load_config, train
+
+    overrides = _overrides(args.set)
+    if args.output:
+        overrides["output"] = args.output
+    train(load_config(args.config, overrides))
+
+
+def _evaluate(args: argparse.Namespace) -> None:
+    from ffld.evaluate import evaluate_checkpoint
+    from ffld.train.distributed import choose_device
+
+    results = evaluate_checkpoint(
+        args.checkpoint,
+        args.dataset,
+        args.root,
+        args.split or None,
+        choose_device(args.device),
+        args.threshold,
+        args.output,
+        args.workers,
+    )
+    threshold = results["threshold"]
+    for subset, rows in results["subsets"].items():
+        for row in rows:
+            print(
+                f"{subset:>12s} S{row['stage']}: NME {row['nme']:.2f}%, AUC@{threshold:g} {row['auc']:.2f}%, "
+                f"FR@{threshold:g} {row['fr']:.2f}%"
+            )
+    if args.output:
+        print(f"results written to {Path(args.output) / 'results.json'} and per_image.csv")
+
+
+def _predict(args: argparse.Namespace) -> None:
+    import numpy as np
+
+    from ffld.checkpoint import load_model
+    from ffld.data.image import load_image
+    from ffld.predict import detect_faces, predict_landmarks, save_prediction
+    from ffld.train.distributed import choose_device
+
+    device = choose_device(args.device)
+    model, metadata = load_model(args.checkpoint, device)
+    for path in args.images:
+        image = load_image(path, convert=True)
+        if args.box:
+            boxes = np.array([args.box], dtype=np.float64)
+        else:
+            boxes = detect_faces(image)
+            if not len(boxes):
+                print(f"{path}: no face found (give one with --box X0 Y0 X1 Y1)", file=sys.stderr)
+                continue
+        faces = predict_landmarks(model, metadata, image, boxes, device)
+        drawn = save_prediction(image, faces, path, args.output)
+        print(f"{path}: {len(faces)} face(s), landmarks drawn in {drawn}")
+
+
+def _bench(args: argparse.Namespace) -> None:
+    from ffld.bench import run_benchmarks
+    from ffld.provenance import write_json
+    from ffld.train.distributed import choose_device
+
+    device = choose_device(args.device)
+    results = run_benchmarks(
+        device, args.batch, args.mode, args.precision, args.train_batch, args.landmarks, args.input_size
+    )
+    if args.output:
+        print(f"written to {write_json(args.output, results, device)}")
+
+
+def _export(args: argparse.Namespace) -> None:
+    from ffld.checkpoint import load_model
+    from ffld.export import export_onnx
+
+    model, metadata = load_model(args.checkpoint)
+    path = export_onnx(model, args.onnx, metadata["input_size"])
+    print(json.dumps({"onnx": str(path), "input": [None, 3, metadata["input_size"], metadata["input_size"]]}))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every sub-command."""
+    parser = argparse.ArgumentParser(
+        prog="ffld", description="Fine-grained facial landmark detection (Yan, Duffner et al., CVIU 2020)."
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    train = commands.add_parser("train", help="train (or resume) a model from a YAML config")
+    train.add_argument("config", help="a config file, or a built-in config name (e.g. synthface-cpu)")
+    train.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config value")
+    train.add_argument("--output", help="run folder (default: the config's output)")
+    train.set_defaults(run=_train)
+
+    evaluate = commands.add_parser("evaluate", help="NME, AUC and failure rate of a model on a benchmark")
+    evaluate.add_argument("checkpoint", help="a .safetensors model file or a .pt training checkpoint")
+    evaluate.add_argument("--dataset", required=True, help="synthface, 300w, 300vw, aflw, cofw or wflw")
+    evaluate.add_argument("--root", help="the dataset's folder (SynthFace: its cache folder, optional)")
+    evaluate.add_argument("--split", action="append", help="a subset to evaluate (repeatable; default: all)")
+    evaluate.add_argument("--threshold", type=float, help="AUC / failure-rate threshold (default: the dataset's)")
+    evaluate.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    evaluate.add_argument("--workers", type=int, default=0, help="image-decoding processes")
+    evaluate.add_argument("--output", help="folder for results.json and per_image.csv")
+    evaluate.set_defaults(run=_evaluate)
+
+    predict = commands.add_parser("predict", help="detect faces in images and draw their landmarks")
+    predict.add_argument("images", nargs="+", help="image files")
+    predict.add_argument("--checkpoint", required=True, help="a .safetensors model file or a .pt checkpoint")
+    predict.add_argument(
+        "--box", nargs=4, type=float, metavar=("X0", "Y0", "X1", "Y1"), help="the face box (skips detection)"
+    )
+    predict.add_argument("--output", default="predictions", help="folder for the drawings and .pts files")
+    predict.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    predict.set_defaults(run=_predict)
+
+    bench = commands.add_parser("bench", help="inference and training speed and memory")
+    bench.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    bench.add_argument("--batch", type=int, nargs="+", default=[1, 64], help="inference batch sizes")
+    bench.add_argument("--mode", nargs="+", default=["eager"], choices=["eager", "compile", "cudagraph"])
+    bench.add_argument("--precision", nargs="+", default=["fp32"], choices=["fp32", "bf16"])
+    bench.add_argument("--train-batch", type=int, nargs="*", default=[64], help="training batch sizes")
+    bench.add_argument("--landmarks", type=int, default=68, help="number of landmarks N")
+    bench.add_argument("--input-size", type=int, default=224, help="input side")
+    bench.add_argument("--output", help="JSON file for the results, with provenance")
+    bench.set_defaults(run=_bench)
+
+    export = commands.add_parser("export", help="export a model to ONNX")
+    export.add_argument("checkpoint", help="a .safetensors model file or a .pt checkpoint")
+    export.add_argument("--onnx", required=True, help="the .onnx file to write")
+    export.set_defaults(run=_export)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``ffld`` command; returns the exit status."""
+    from ffld.checkpoint import CheckpointError
+    from ffld.data.base import DatasetError
+    from ffld.data.image import ImageFileError
+    from ffld.data.pts import LandmarkFileError
+    from ffld.train.engine import TrainingDiverged
+
+    args = build_parser().parse_args(argv)
+    try:
+        args.run(args)
+    except (
+        ValueError,
+        FileNotFoundError,
+        CheckpointError,
+        DatasetError,
+        ImageFileError,
+        LandmarkFileError,
+        TrainingDiverged,
+    ) as error:
+        print(f"ffld {args.command}: error: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+__all__ = ["build_parser", "main"]

@@ -1,0 +1,136 @@
+"""The benchmarks by name: how to open a split, the landmark layout, the NME normaliser and test subsets.
+
+=========  ==========  =============  =====================================  =========
+name       layout      normaliser     test subsets                           AUC thr.
+=========  ==========  =============  =====================================  =========
+synthface  iBUG 68     inter-ocular   common, challenge, full                0.08
+300w       iBUG 68     inter-ocular   common, challenge, full                0.08
+300vw      iBUG 68     inter-ocular   categories 1, 2, 3                     0.08
+aflw       AFLW 19     face size      full, frontal                          0.07
+cofw       COFW 29     face size      test                                   0.10
+wflw       WFLW 98     inter-ocular   test and its six attribute subsets     0.10
+=========  ==========  =============  =====================================  =========
+
+The paper normalises 300W and 300VW by the inter-ocular distance (Table 1, 4) and AFLW and COFW by the face size
+(Tables 2, 3). A WFLW subset is written ``test:<attribute>`` (e.g. ``test:largepose``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch.utils.data
+
+from ffld.data.aflw import AFLW19
+from ffld.data.cofw import COFW
+from ffld.data.specs import AFLW19 as AFLW19_SPEC
+from ffld.data.specs import COFW29, IBUG68, WFLW98, LandmarkSpec, face_size, inter_ocular
+from ffld.data.vw300 import VW300
+from ffld.data.w300 import W300
+from ffld.data.wflw import ATTRIBUTES, WFLW
+
+Opener = Callable[..., torch.utils.data.Dataset]
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """One benchmark.
+
+    Attributes:
+        name: registry name.
+        spec: landmark layout.
+        normaliser: ``(truth (M, N, 2), boxes (M, 4)) -> (M,)`` distances of the benchmark's NME.
+        test_splits: the subsets evaluated by default.
+        threshold: the usual AUC / failure-rate threshold.
+        opener: ``(root, split, **options) -> dataset``.
+    """
+
+    name: str
+    spec: LandmarkSpec
+    normaliser: Callable[[np.ndarray, np.ndarray], np.ndarray]
+    test_splits: tuple[str, ...]
+    threshold: float
+    opener: Opener
+
+
+def _by_inter_ocular(spec: LandmarkSpec) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    return lambda truth, boxes: inter_ocular(truth, spec)
+
+
+def _by_face_size(truth: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    return face_size(boxes)
+
+
+def _open_wflw(root: str, split: str, **options: Any) -> torch.utils.data.Dataset:
+    base, _, subset = split.partition(":")
+    return WFLW(root, base, subset or None, **options)
+
+
+def _open_300vw(root: str, split: str, **options: Any) -> torch.utils.data.Dataset:
+    return VW300(root, int(split) if split.isdigit() else split, **options)
+
+
+def _open_synthface(root: str | None, split: str, synthface: dict[str, Any] | None = None) -> torch.utils.data.Dataset:
+    from ffld.data.synthetic import SynthFace, SynthFaceConfig, ensure_synthface
+
+    config = SynthFaceConfig(**(synthface or {}))
+    folder = ensure_synthface(config) if root is None else ensure_synthface(config, cache_dir=root)
+    return SynthFace(folder, split)
+
+
+DATASETS: dict[str, DatasetInfo] = {
+    info.name: info
+    for info in (
+        DatasetInfo(
+            "synthface", IBUG68, _by_inter_ocular(IBUG68), ("common", "challenge", "full"), 0.08, _open_synthface
+        ),
+        DatasetInfo("300w", IBUG68, _by_inter_ocular(IBUG68), ("common", "challenge", "full"), 0.08, W300),
+        DatasetInfo("300vw", IBUG68, _by_inter_ocular(IBUG68), ("1", "2", "3"), 0.08, _open_300vw),
+        DatasetInfo("aflw", AFLW19_SPEC, _by_face_size, ("full", "frontal"), 0.07, AFLW19),
+        DatasetInfo("cofw", COFW29, _by_face_size, ("test",), 0.10, COFW),
+        DatasetInfo(
+            "wflw",
+            WFLW98,
+            _by_inter_ocular(WFLW98),
+            ("test", *(f"test:{attribute}" for attribute in ATTRIBUTES)),
+            0.10,
+            _open_wflw,
+        ),
+    )
+}
+
+
+def dataset_info(name: str) -> DatasetInfo:
+    """The benchmark called ``name``; a clear error listing the known ones otherwise."""
+    try:
+        return DATASETS[name.lower()]
+    except KeyError:
+        raise ValueError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}") from None
+
+
+def open_split(
+    name: str,
+    root: str | None,
+    split: str,
+    convert: bool = False,
+    synthface: dict[str, Any] | None = None,
+) -> torch.utils.data.Dataset:
+    """Open one split of a benchmark.
+
+    Args:
+        name, root, split: the benchmark, its folder and the split (see the table above).
+        convert: readers convert grayscale, 16-bit and 4-channel images instead of refusing them.
+        synthface: SynthFace generator settings (SynthFace only; its root is the cache folder, optional).
+    """
+    info = dataset_info(name)
+    if info.name == "synthface":
+        return info.opener(root, split, synthface)
+    if root is None:
+        raise ValueError(f"dataset {name!r} needs a root folder (see data/README.md)")
+    return info.opener(root, split, convert=convert)
+
+
+__all__ = ["DATASETS", "DatasetInfo", "dataset_info", "open_split"]

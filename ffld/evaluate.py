@@ -1,0 +1,179 @@
+"""Evaluation (Sect. 6.2): per-image NME of every stage, mapped back to original-image coordinates.
+
+Faces are cropped as in training (:mod:`ffld.data.prepared`); predictions are mapped back through the inverse of
+each crop's affine matrix and compared with the original annotation, normalised as the benchmark's protocol
+says (inter-ocular for 300W/300VW/WFLW/SynthFace, face size for AFLW and COFW, as in the paper's tables).
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ffld.checkpoint import load_model
+from ffld.data.facecrop import apply_affine, invert_affine
+from ffld.data.prepared import PreparedFaces, prepare_faces
+from ffld.data.registry import DatasetInfo, dataset_info, open_split
+from ffld.metrics import auc_fr, landmark_errors
+from ffld.models import FFLD
+from ffld.provenance import write_json
+
+
+@dataclass
+class Evaluation:
+    """Predictions and errors of every stage on M faces.
+
+    Attributes:
+        stages: (K+1, M, N, 2) predictions S0..SK in original-image pixels.
+        deltas: (K, M, N, 2) corrections ΔS1..ΔSK in crop pixels (the model's input frame, Fig. 13).
+        truth: (M, N, 2) ground truth in original-image pixels.
+        norms: (M,) the normaliser of each face.
+        errors: (K+1, M, N) normalised error of every landmark (Fig. 11).
+        paths: M source paths.
+    """
+
+    stages: np.ndarray
+    deltas: np.ndarray
+    truth: np.ndarray
+    norms: np.ndarray
+    errors: np.ndarray
+    paths: list[str]
+
+    @property
+    def nme(self) -> np.ndarray:
+        """(K+1, M) per-image NME of every stage (fractions)."""
+        return self.errors.mean(axis=2)
+
+    def summary(self, threshold: float) -> list[dict[str, float]]:
+        """Per stage: mean NME, AUC and failure rate at ``threshold`` (all in %)."""
+        rows = []
+        for stage, nmes in enumerate(self.nme):
+            auc, failure = auc_fr(nmes, threshold)
+            rows.append({"stage": stage, "nme": 100 * nmes.mean(), "auc": 100 * auc, "fr": 100 * failure})
+        return rows
+
+
+@torch.no_grad()
+def predict_crops(
+    model: FFLD, images: torch.Tensor, device: torch.device | str, batch_size: int = 64, bf16: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
+    """Run the model on uint8 crops.
+
+    Args:
+        images: (M, 3, S, S) uint8 crops (any device).
+        device: where to run.
+
+    Returns:
+        ``(stages, deltas)``: (K+1, M, N, 2) and (K, M, N, 2) float64 arrays in crop pixels.
+    """
+    device = torch.device(device)
+    was_training = model.training
+    model.eval()
+    stages, deltas = [], []
+    try:
+        for start in range(0, images.shape[0], batch_size):
+            batch = images[start : start + batch_size].to(device).float().div_(255)
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+                output = model(batch)
+            stages.append(torch.stack(output.stages).double().cpu())
+            if output.deltas:
+                deltas.append(torch.stack(output.deltas).double().cpu())
+    finally:
+        model.train(was_training)
+    stage_array = torch.cat(stages, dim=1).numpy()
+    delta_array = torch.cat(deltas, dim=1).numpy() if deltas else np.zeros((0, *stage_array.shape[1:]))
+    return stage_array, delta_array
+
+
+def evaluate_faces(
+    model: FFLD,
+    faces: PreparedFaces,
+    info: DatasetInfo,
+    device: torch.device | str = "cpu",
+    bf16: bool = False,
+    truth: np.ndarray | None = None,
+) -> Evaluation:
+    """Evaluate a model on prepared faces.
+
+    Args:
+        truth: (M, N, 2) landmarks to compare with, in original-image pixels (default: the faces' own
+            annotation; e.g. SynthFace's ``clean_landmarks`` when the annotation is noisy).
+    """
+    stages_crop, deltas = predict_crops(model, faces.images, device, bf16=bf16)
+    back = np.stack([invert_affine(m) for m in faces.matrices.numpy()])
+    stages = np.stack([apply_affine(back, s) for s in stages_crop])
+    truth = faces.original.numpy().astype(np.float64) if truth is None else np.asarray(truth, dtype=np.float64)
+    norms = np.asarray(info.normaliser(truth, faces.boxes.numpy().astype(np.float64)), dtype=np.float64)
+    errors = np.stack([landmark_errors(s, truth, norms) for s in stages])
+    return Evaluation(stages, deltas, truth, norms, errors, list(faces.paths))
+
+
+def evaluate_checkpoint(
+    checkpoint: str | os.PathLike,
+    dataset: str,
+    root: str | None,
+    splits: list[str] | None = None,
+    device: str | torch.device = "cpu",
+    threshold: float | None = None,
+    output: str | os.PathLike | None = None,
+    workers: int = 0,
+) -> dict[str, Any]:
+    """Evaluate a model file or checkpoint on a benchmark's test subsets and optionally write the results.
+
+    Args:
+        checkpoint: a ``.safetensors`` model file or a ``.pt`` training checkpoint.
+        dataset: benchmark name (see :data:`ffld.data.registry.DATASETS`).
+        root: the benchmark's folder.
+        splits: subsets to evaluate (default: the benchmark's test subsets).
+        threshold: AUC / failure-rate threshold (default: the benchmark's usual one).
+        output: a folder for ``results.json`` and ``per_image.csv``, with provenance.
+
+    Returns:
+        ``{"checkpoint", "dataset", "threshold", "subsets": {subset: [per-stage rows]}}``.
+    """
+    model, metadata = load_model(checkpoint, device)
+    info = dataset_info(dataset)
+    if model.num_landmarks != info.spec.num_points:
+        raise ValueError(
+            f"{checkpoint}: the model predicts {model.num_landmarks} landmarks, {dataset} has {info.spec.num_points}"
+        )
+    threshold = info.threshold if threshold is None else threshold
+    results: dict[str, Any] = {"checkpoint": str(checkpoint), "dataset": dataset, "threshold": threshold}
+    results["subsets"] = {}
+    per_image = []
+    for split in splits or list(info.test_splits):
+        faces = prepare_faces(
+            open_split(dataset, root, split),
+            metadata["input_size"],
+            metadata["enlarge"],
+            metadata["box"],
+            workers,
+            f"preparing {split}",
+        )
+        evaluation = evaluate_faces(model, faces, info, device)
+        results["subsets"][split] = evaluation.summary(threshold)
+        for index, path in enumerate(evaluation.paths):
+            per_image.append(
+                {
+                    "subset": split,
+                    "path": path,
+                    **{f"nme_S{k}": float(evaluation.nme[k, index]) for k in range(evaluation.nme.shape[0])},
+                }
+            )
+    if output is not None:
+        folder = Path(output)
+        write_json(folder / "results.json", results, device)
+        with open(folder / "per_image.csv", "w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=list(per_image[0]))
+            writer.writeheader()
+            writer.writerows(per_image)
+    return results
+
+
+__all__ = ["Evaluation", "evaluate_checkpoint", "evaluate_faces", "predict_crops"]

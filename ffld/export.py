@@ -1,0 +1,48 @@
+"""ONNX export of a trained model: (B, 3, S, S) images in [0, 1] → the landmarks of every stage."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from ffld.models import FFLD
+
+
+class StagesOnly(nn.Module):
+    """Wraps :class:`FFLD` to return one tensor: (K+1, B, N, 2) landmarks S0..SK in input pixels."""
+
+    def __init__(self, model: FFLD) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return torch.stack(self.model(images).stages)
+
+
+def export_onnx(model: FFLD, path: str | os.PathLike, input_size: int, opset: int = 18) -> Path:
+    """Export ``model`` (eval mode, CPU) to ONNX with a dynamic batch dimension.
+
+    The graph takes ``images`` (B, 3, S, S) float32 in [0, 1] and returns ``landmarks`` (K+1, B, N, 2); the
+    crops become ONNX ``GridSample`` nodes (opset ≥ 16).
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    wrapper = StagesOnly(model.cpu()).eval()
+    example = torch.rand(2, 3, input_size, input_size)
+    torch.onnx.export(
+        wrapper,
+        (example,),
+        str(path),
+        input_names=["images"],
+        output_names=["landmarks"],
+        dynamic_axes={"images": {0: "batch"}, "landmarks": {1: "batch"}},
+        opset_version=opset,
+        dynamo=False,
+    )
+    return path
+
+
+__all__ = ["StagesOnly", "export_onnx"]

@@ -1,0 +1,84 @@
+"""Where a result came from: the command, commit, device, library versions and date, for every result file."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import platform
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torchvision
+
+import ffld
+
+REPOSITORY = Path(__file__).resolve().parent.parent
+
+
+def git_commit() -> str:
+    """The checkout's commit, with "+dirty" when tracked files differ from it; "unknown" outside a git checkout."""
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=REPOSITORY, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=REPOSITORY,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return commit + ("+dirty" if dirty else "")
+
+
+def device_description(device: torch.device | str | None = None) -> str:
+    """The GPU's name, or the CPU's model and the threads PyTorch uses."""
+    device = torch.device(device) if device is not None else None
+    if device is not None and device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    model = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"CPU: {model}, {os.cpu_count()} cores, {torch.get_num_threads()} torch threads"
+
+
+def provenance(device: torch.device | str | None = None, command: list[str] | None = None) -> dict[str, Any]:
+    """A record of how a result was produced."""
+    return {
+        "command": " ".join(command if command is not None else [Path(sys.argv[0]).name, *sys.argv[1:]]),
+        "commit": git_commit(),
+        "device": device_description(device),
+        "versions": {
+            "python": platform.python_version(),
+            "torch": torch.__version__,
+            "torchvision": torchvision.__version__,
+            "numpy": np.__version__,
+            "ffld": ffld.__version__,
+        },
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def write_json(path: str | os.PathLike, results: dict[str, Any], device: torch.device | str | None = None) -> Path:
+    """Write ``results`` with a ``provenance`` entry as JSON (atomically); returns the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    temporary.write_text(json.dumps({"provenance": provenance(device), **results}, indent=2) + "\n")
+    os.replace(temporary, path)
+    return path
+
+
+__all__ = ["device_description", "git_commit", "provenance", "write_json"]

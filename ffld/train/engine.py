@@ -1,0 +1,397 @@
+"""The training loop: the multi-loss schedule of Sect. 4 and 6.6, resumable, on CPU, one GPU or several.
+
+Reproducibility. The data order of epoch ``e`` and the augmentation of its step ``s`` are drawn from generators
+seeded with ``(seed, e)`` and ``(seed, e, s)``; every global batch is the same whatever the number of processes,
+each process taking its contiguous slice. A run therefore resumes from a checkpoint at any step boundary and
+reaches the same weights as an uninterrupted run (bit for bit on CPU).
+
+Files in the run folder: ``last.pt`` (the training state, rewritten atomically at every epoch end and every
+``checkpoint_every`` steps), ``model.safetensors`` (the latest weights for inference, with their metadata),
+``metrics.csv`` (one row per epoch, rewritten from the checkpointed history) and ``tensorboard/``.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from ffld.data.specs import inter_ocular
+from ffld.data.transforms import AffineParams, LandmarkAugment
+from torch.nn.parallel import DistributedDataParallel
+from tqdm.auto import tqdm
+
+from ffld.checkpoint import load_model, load_state, save_model, save_state
+from ffld.data.prepared import PreparedFaces, prepare_faces
+from ffld.data.registry import dataset_info, open_split
+from ffld.evaluate import evaluate_faces
+from ffld.models import FFLD
+from ffld.train import distributed
+from ffld.train.config import TrainConfig, config_to_dict
+from ffld.train.objective import MultiLoss
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite; the message names the step and the last good checkpoint."""
+
+
+def _generator(*key: int) -> torch.Generator:
+    seed = int(np.random.SeedSequence([abs(k) for k in key]).generate_state(1, dtype=np.uint64)[0] >> 1)
+    return torch.Generator().manual_seed(seed)
+
+
+def _flag(value: str | bool, device: torch.device) -> bool:
+    return device.type == "cuda" if value == "auto" else bool(value)
+
+
+def optimisation_step(
+    network: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    objective: MultiLoss,
+    images: torch.Tensor,
+    target: torch.Tensor,
+    iod: torch.Tensor,
+    bf16: bool,
+) -> tuple[torch.Tensor, list[torch.Tensor], bool]:
+    """Forward, backward and update on one batch, unless the loss of any process is not finite.
+
+    Args:
+        images: (B, 3, S, S) float images in [0, 1]; target: (B, N, 2) landmarks; iod: (B,) inter-ocular distances.
+
+    Returns:
+        ``(total, per_stage, finite)``: the (detached) losses of this process, and whether the loss was finite in
+        every process (when it was not, nothing was updated).
+    """
+    network.train()
+    with torch.autocast(images.device.type, dtype=torch.bfloat16, enabled=bf16):
+        output = network(images)
+    total, per_stage = objective(output, target, iod)
+    finite = torch.isfinite(total.detach()).to(torch.float32)
+    if dist.is_initialized():
+        dist.all_reduce(finite, op=dist.ReduceOp.MIN)
+    if finite.item():
+        optimizer.zero_grad(set_to_none=True)
+        total.backward()
+        optimizer.step()
+    return total.detach(), [loss.detach() for loss in per_stage], bool(finite.item())
+
+
+class Trainer:
+    """One training run described by a :class:`~ffld.train.config.TrainConfig`.
+
+    Args:
+        config: the run.
+        log: where progress messages go (rank 0 only).
+    """
+
+    def __init__(self, config: TrainConfig, log: Callable[[str], None] = print) -> None:
+        self.config = config
+        runtime = config.runtime
+        self.process = distributed.setup(runtime.device)
+        self.device = self.process.device
+        self.log = log if self.process.is_main else (lambda message: None)
+        self.output = Path(config.output)
+        self.bf16 = _flag(runtime.bf16, self.device)
+        self.channels_last = _flag(runtime.channels_last, self.device)
+        batch = config.optimizer.batch_size
+        if batch % self.process.world_size:
+            raise ValueError(
+                f"optimizer.batch_size {batch} is not divisible by the {self.process.world_size} processes"
+            )
+
+        self.info = dataset_info(config.data.dataset)
+        self.train_faces = self._prepare(config.data.train).to(self.device)
+        if config.data.balance == "pdb":
+            from ffld.data.pdb import pose_balanced_indices
+
+            self.order_pool = torch.as_tensor(pose_balanced_indices(self.train_faces.original.numpy()))
+        else:
+            self.order_pool = torch.arange(len(self.train_faces))
+        if len(self.order_pool) < batch:
+            raise ValueError(f"the training set has {len(self.order_pool)} faces, fewer than one batch of {batch}")
+        self.steps_per_epoch = len(self.order_pool) // batch
+        self.test_faces = {split: self._prepare(split) for split in config.data.test} if self.process.is_main else {}
+
+        torch.manual_seed(runtime.seed)
+        self.model = FFLD(self.info.spec.num_points, **vars(config.model))
+        self.model.init_mean_shape(self.train_faces.landmarks.mean(dim=0).cpu(), (config.data.input_size,) * 2)
+        if config.init:
+            self._load_initial_weights(config.init)
+        self.model.to(self.device)
+        if self.channels_last:
+            self.model.to(memory_format=torch.channels_last)
+        if runtime.sync_batchnorm and self.process.world_size > 1:
+            distributed.SyncBatchNorm2d.convert(self.model)
+        network: torch.nn.Module = self.model
+        if self.process.world_size > 1:
+            device_ids = [self.device.index] if self.device.type == "cuda" else None
+            network = DistributedDataParallel(self.model, device_ids=device_ids)
+        self.network = torch.compile(network) if runtime.compile else network
+
+        optim = config.optimizer
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=optim.lr, weight_decay=optim.weight_decay)
+        self.scheduler = torch.optim.lr_scheduler.StepLR(self.optimizer, optim.lr_step, optim.lr_gamma)
+        self.augment = LandmarkAugment(self.info.spec.flip_permutation, **vars(config.augment))
+        self.objective = MultiLoss(
+            config.losses,
+            config.weights(),
+            self.model.stage_levels,
+            config.model.patch_size,
+            config.align.sigma,
+            config.align.kernel_size,
+        )
+        self.epoch = 0
+        self.step = 0  # steps done in the current epoch
+        self.running = torch.zeros(len(config.losses) + 1, dtype=torch.float64)  # loss sums of this epoch
+        self.align_best = math.inf
+        self.align_stale = 0
+        self.history: list[dict[str, Any]] = []
+        self._resume()
+
+    # -- set-up ----------------------------------------------------------------------------------------------------
+
+    def _prepare(self, split: str) -> PreparedFaces:
+        data = self.config.data
+        dataset = open_split(data.dataset, data.root, split, data.convert, data.synthface)
+        if split == data.train and data.train_every > 1:
+            dataset = torch.utils.data.Subset(dataset, range(0, len(dataset), data.train_every))
+        return prepare_faces(
+            dataset, data.input_size, data.enlarge, data.box, self.config.runtime.workers, f"preparing {split}"
+        )
+
+    def _load_initial_weights(self, path: str) -> None:
+        source, _ = load_model(path)
+        missing, unexpected = self.model.load_state_dict(source.state_dict(), strict=False)
+        if unexpected:
+            raise ValueError(f"{path}: weights that this model does not have: {', '.join(unexpected[:5])}")
+        new = sorted({name.split(".")[0] + "." + name.split(".")[1] for name in missing})
+        self.log(f"initialised from {path}" + (f"; newly initialised: {', '.join(new)}" if new else ""))
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.output / "last.pt"
+
+    def metadata(self) -> dict[str, Any]:
+        """What an inference model needs besides its weights (stored with checkpoints and model files)."""
+        data = self.config.data
+        return {
+            "model": {"num_landmarks": self.info.spec.num_points, **vars(self.config.model)},
+            "dataset": data.dataset,
+            "landmarks": self.info.spec.name,
+            "input_size": data.input_size,
+            "enlarge": data.enlarge,
+            "box": data.box,
+            "config": config_to_dict(self.config),
+        }
+
+    def _state(self) -> dict[str, Any]:
+        return {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "epoch": self.epoch,
+            "step": self.step,
+            "running": self.running,
+            "align_sigma": self.objective.align_sigma,
+            "align_best": self.align_best,
+            "align_stale": self.align_stale,
+            "history": self.history,
+            "metadata": self.metadata(),
+        }
+
+    def _resume(self) -> None:
+        if not self.checkpoint_path.exists():
+            return
+        state = load_state(self.checkpoint_path)
+        saved = dict(state["metadata"]["config"])
+        current = config_to_dict(self.config)
+        for key in ("optimizer", "runtime", "output"):  # may change between runs (e.g. more epochs)
+            saved.pop(key, None)
+            current.pop(key, None)
+        if saved != current:
+            raise ValueError(
+                f"{self.checkpoint_path}: was written by a different configuration; "
+                "use another output folder or delete the checkpoint"
+            )
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.epoch, self.step, self.running = state["epoch"], state["step"], state["running"]
+        self.objective.align_sigma = state["align_sigma"]
+        self.align_best, self.align_stale = state["align_best"], state["align_stale"]
+        self.history = state["history"]
+        self.log(f"resumed from {self.checkpoint_path} at epoch {self.epoch + 1}, step {self.step}")
+
+    # -- one step --------------------------------------------------------------------------------------------------
+
+    def batch_indices(self, epoch: int, step: int) -> torch.Tensor:
+        """This process's slice of global batch ``step`` of ``epoch``."""
+        batch = self.config.optimizer.batch_size
+        order = self.order_pool[
+            torch.randperm(len(self.order_pool), generator=_generator(self.config.runtime.seed, epoch))
+        ]
+        share = batch // self.process.world_size
+        start = step * batch + self.process.rank * share
+        return order[start : start + share]
+
+    def batch_params(self, epoch: int, step: int) -> AffineParams:
+        """This process's slice of the augmentation parameters of global batch ``step`` of ``epoch``."""
+        self.augment.generator = _generator(self.config.runtime.seed, epoch, step + 1)
+        params = self.augment.sample(self.config.optimizer.batch_size)
+        share = self.config.optimizer.batch_size // self.process.world_size
+        start = self.process.rank * share
+        return AffineParams(*(value[start : start + share] for value in params))
+
+    def train_step(self, epoch: int, step: int) -> list[float]:
+        """One optimisation step; returns the total loss and each stage's loss (this process's batch)."""
+        index = self.batch_indices(epoch, step)
+        faces = self.train_faces
+        augmented = self.augment.batch(
+            faces.images[index.to(self.device)], faces.landmarks[index.to(self.device)], self.batch_params(epoch, step)
+        )
+        images = augmented.images.float().div_(255)
+        if self.channels_last:
+            images = images.contiguous(memory_format=torch.channels_last)
+        target = augmented.landmarks
+        total, per_stage, finite = optimisation_step(
+            self.network,
+            self.optimizer,
+            self.objective,
+            images,
+            target,
+            inter_ocular(target, self.info.spec),
+            self.bf16,
+        )
+        if not finite:
+            raise TrainingDiverged(
+                f"the loss became {total.item()} (in this or another process) at epoch {epoch + 1}, step {step + 1}; "
+                f"the last good checkpoint is {self.checkpoint_path}"
+                + ("" if self.checkpoint_path.exists() else " (none written yet)")
+            )
+        return [total.item()] + [loss.item() for loss in per_stage]
+
+    # -- the run ---------------------------------------------------------------------------------------------------
+
+    def save(self) -> None:
+        """Checkpoint (rank 0), atomically, and rewrite the CSV log from the checkpointed history."""
+        if self.process.is_main:
+            save_state(self.checkpoint_path, self._state())
+            save_model(self.output / "model.safetensors", self.model, self.metadata())
+            self._write_csv()
+        distributed.barrier()
+
+    def _write_csv(self) -> None:
+        if not self.history:
+            return
+        path = self.output / "metrics.csv"
+        temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+        with open(temporary, "w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=list(self.history[-1]))
+            writer.writeheader()
+            writer.writerows(self.history)
+        os.replace(temporary, path)
+
+    def _end_of_epoch(self, seconds: float) -> dict[str, Any]:
+        names = ["total"] + [f"S{k}_{name}" for k, name in enumerate(self.config.losses)]
+        means = (self.running / self.steps_per_epoch).tolist()
+        row: dict[str, Any] = {"epoch": self.epoch + 1, "lr": self.optimizer.param_groups[0]["lr"]}
+        row.update({f"train_{name}": value for name, value in zip(names, means, strict=True)})
+        row["align_sigma"] = self.objective.align_sigma if self.objective.align_sigma is not None else 0.0
+        row["seconds"] = round(seconds, 2)
+        last = self.epoch + 1 == self.config.optimizer.epochs
+        if self.process.is_main and ((self.epoch + 1) % self.config.runtime.eval_every == 0 or last):
+            for split, faces in self.test_faces.items():
+                result = evaluate_faces(self.model, faces, self.info, self.device, bf16=self.bf16)
+                for stage, nmes in enumerate(result.nme):
+                    row[f"{split}_nme_S{stage}"] = float(nmes.mean())
+        self._update_align_filter(means)
+        return row
+
+    def _update_align_filter(self, means: list[float]) -> None:
+        """Drop Align Loss's Gaussian filter once its loss has stopped decreasing (Sect. 6.6)."""
+        patience = self.config.align.patience
+        if patience is None or "align" not in self.config.losses or self.objective.align_sigma is None:
+            return
+        value = means[1 + self.config.losses.index("align")]
+        if value < self.align_best:
+            self.align_best, self.align_stale = value, 0
+            return
+        self.align_stale += 1
+        if self.align_stale >= patience:
+            self.objective.align_sigma = None
+            self.log(f"epoch {self.epoch + 1}: Align Loss stopped decreasing; its Gaussian filter is dropped")
+
+    def run(self) -> list[dict[str, Any]]:
+        """Train to the configured number of epochs (resuming if a checkpoint exists); returns the history."""
+        writer = None
+        if self.process.is_main:
+            from torch.utils.tensorboard import SummaryWriter
+
+            writer = SummaryWriter(self.output / "tensorboard", purge_step=self.epoch + 1)
+            self.log(f"training on {self.device} ({self.process.world_size} process(es)), output {self.output}")
+        try:
+            while self.epoch < self.config.optimizer.epochs:
+                started = time.perf_counter()
+                bar = tqdm(
+                    total=self.steps_per_epoch,
+                    initial=self.step,
+                    desc=f"epoch {self.epoch + 1}/{self.config.optimizer.epochs}",
+                    disable=None if self.process.is_main else True,
+                    leave=False,
+                )
+                while self.step < self.steps_per_epoch:
+                    losses = self.train_step(self.epoch, self.step)
+                    self.running += torch.tensor(losses, dtype=torch.float64)
+                    self.step += 1
+                    bar.update()
+                    bar.set_postfix(loss=f"{losses[0]:.4g}")
+                    every = self.config.runtime.checkpoint_every
+                    if every and self.step % every == 0 and self.step < self.steps_per_epoch:
+                        self.save()
+                bar.close()
+                row = self._end_of_epoch(time.perf_counter() - started)
+                self.scheduler.step()
+                self.history.append(row)
+                self.epoch, self.step = self.epoch + 1, 0
+                self.running.zero_()
+                self.save()
+                if writer is not None:
+                    for key, value in row.items():
+                        if key != "epoch":
+                            writer.add_scalar(key, value, row["epoch"])
+                    writer.flush()
+                self.log(_summary(row))
+        finally:
+            if writer is not None:
+                writer.close()
+        return self.history
+
+
+def _summary(row: dict[str, Any]) -> str:
+    """One line per epoch: the loss, and the NME of S0 and of the last stage on each test split."""
+    parts = [f"epoch {row['epoch']}", f"loss {row['train_total']:.4g}"]
+    nme_keys = [key for key in row if "_nme_S" in key]
+    last_stage = max((int(key.rsplit("S", 1)[1]) for key in nme_keys), default=0)
+    for key in nme_keys:
+        if key.endswith(("_S0", f"_S{last_stage}")):
+            parts.append(f"{key} {100 * row[key]:.2f}%")
+    return ", ".join(parts) + f" ({row['seconds']:.0f} s)"
+
+
+def train(config: TrainConfig, log: Callable[[str], None] = print) -> list[dict[str, Any]]:
+    """Run (or resume) a training run; see :class:`Trainer`."""
+    trainer = Trainer(config, log)
+    try:
+        return trainer.run()
+    finally:
+        distributed.cleanup()
+
+
+__all__ = ["Trainer", "TrainingDiverged", "optimisation_step", "train"]
