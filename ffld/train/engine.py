@@ -23,14 +23,14 @@ from typing import Any
 import numpy as np
 import torch
 import torch.distributed as dist
-from ffld.data.specs import inter_ocular
-from ffld.data.transforms import AffineParams, LandmarkAugment
 from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
 from ffld.checkpoint import load_model, load_state, save_model, save_state
 from ffld.data.prepared import PreparedFaces, prepare_faces
 from ffld.data.registry import dataset_info, open_split
+from ffld.data.specs import inter_ocular
+from ffld.data.transforms import AffineParams, LandmarkAugment
 from ffld.evaluate import evaluate_faces
 from ffld.models import FFLD
 from ffld.train import distributed
