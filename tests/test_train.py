@@ -1,0 +1,180 @@
+"""The training engine on a small SynthFace: learning, kill-and-resume, NaN stop, 2-process DDP, the CLI."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+from safetensors.torch import load_file
+
+from ffld.checkpoint import load_model, load_state
+from ffld.train import TrainingDiverged, load_config
+from ffld.train.engine import Trainer
+
+REPOSITORY = Path(__file__).resolve().parent.parent
+SMALL_SYNTHFACE = {"image_size": 96, "train": {"size": 64}, "common": {"size": 16}, "challenge": {"size": 8}}
+
+
+def write_config(folder: Path, name: str = "run", **changes) -> Path:
+    """A tiny 3-stage SynthFace run (64×64 input); ``changes`` are dotted keys."""
+    config = {
+        "data": {"dataset": "synthface", "root": str(folder / "synthface"), "input_size": 64,
+                 "test": ["common"], "synthface": SMALL_SYNTHFACE},
+        "model": {"stages": 3},
+        "optimizer": {"batch_size": 16, "epochs": 3, "lr": 1e-3, "lr_step": 2},
+        "runtime": {"device": "cpu", "checkpoint_every": 1},
+        "output": str(folder / name),
+    }  # fmt: skip
+    for dotted, value in changes.items():
+        *parents, key = dotted.split("__")
+        node = config
+        for parent in parents:
+            node = node.setdefault(parent, {})
+        node[key] = value
+    path = folder / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None, check: bool = True) -> subprocess.CompletedProcess:
+    environment = {**os.environ, "PYTHONPATH": str(REPOSITORY), "OMP_NUM_THREADS": "1", **(env or {})}
+    result = subprocess.run(
+        [sys.executable, "-m", "ffld", *args], cwd=REPOSITORY, env=environment, capture_output=True, text=True
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(f"ffld {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+def weights(run: Path) -> dict[str, torch.Tensor]:
+    return load_file(run / "model.safetensors")
+
+
+def test_killed_run_resumes_to_the_same_weights(tmp_path):
+    uninterrupted = write_config(tmp_path, "whole")
+    run_cli("train", str(uninterrupted))
+
+    interrupted = write_config(tmp_path, "killed")
+    environment = {**os.environ, "PYTHONPATH": str(REPOSITORY), "OMP_NUM_THREADS": "1"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ffld", "train", str(interrupted)],
+        cwd=REPOSITORY,
+        env=environment,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    checkpoint = tmp_path / "killed" / "last.pt"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and process.poll() is None:
+        if checkpoint.exists() and load_state(checkpoint)["epoch"] >= 1:  # mid-run: past one epoch end
+            break
+        time.sleep(0.05)
+    assert process.poll() is None, "the run ended before it could be killed"
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    state = load_state(checkpoint)
+    assert (state["epoch"], state["step"]) < (3, 0)
+
+    resumed = run_cli("train", str(interrupted))
+    assert "resumed from" in resumed.stdout
+    expected, actual = weights(tmp_path / "whole"), weights(tmp_path / "killed")
+    assert expected.keys() == actual.keys()
+    for name in expected:
+        assert torch.equal(expected[name], actual[name]), name
+    assert (tmp_path / "killed" / "metrics.csv").read_text().count("\n") == 4  # header + 3 epochs
+    history = [{k: v for k, v in row.items() if k != "seconds"} for row in load_state(checkpoint)["history"]]
+    reference = [
+        {k: v for k, v in row.items() if k != "seconds"} for row in load_state(tmp_path / "whole" / "last.pt")["history"]
+    ]
+    assert history == reference
+
+
+def test_nan_loss_stops_with_the_last_good_checkpoint(tmp_path, monkeypatch):
+    config = load_config(write_config(tmp_path, "nan", optimizer__epochs=2))
+    trainer = Trainer(config, log=lambda message: None)
+    calls = {"n": 0}
+    original = type(trainer.objective).__call__
+
+    def poisoned(self, output, target, iod):
+        calls["n"] += 1
+        total, per_stage = original(self, output, target, iod)
+        return (total * float("nan"), per_stage) if calls["n"] > trainer.steps_per_epoch + 1 else (total, per_stage)
+
+    monkeypatch.setattr(type(trainer.objective), "__call__", poisoned)
+    with pytest.raises(TrainingDiverged, match=r"epoch 2, step 2.*last\.pt"):
+        trainer.run()
+    state = load_state(tmp_path / "nan" / "last.pt")
+    assert (state["epoch"], state["step"]) == (1, 1)
+    assert all(torch.isfinite(t).all() for t in state["model"].values() if t.is_floating_point())
+
+
+@pytest.mark.skipif(not torch.distributed.is_available(), reason="torch.distributed is not available")
+def test_two_process_step_equals_one_process_step(tmp_path):
+    """One optimisation step of a global batch of 16: 2 gloo processes × 8 with SyncBatchNorm vs 1 × 16."""
+    one_batch = {**SMALL_SYNTHFACE, "train": {"size": 16}}
+    changes = dict(
+        data__test=[], data__synthface=one_batch, optimizer__epochs=1, runtime__sync_batchnorm=True,
+    )  # fmt: skip
+    single = write_config(tmp_path, "single", **changes)
+    double = write_config(tmp_path, "double", **changes)
+    run_cli("train", str(single))
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
+    environment = {**os.environ, "PYTHONPATH": str(REPOSITORY), "OMP_NUM_THREADS": "1"}
+    result = subprocess.run(
+        [*torchrun, "-m", "ffld", "train", str(double)], cwd=REPOSITORY, env=environment, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    expected, actual = weights(tmp_path / "single"), weights(tmp_path / "double")
+    assert expected["head.weight"].abs().sum() > 0  # the step moved the head off its zero start (init_mean_shape)
+    for name in expected:
+        torch.testing.assert_close(actual[name], expected[name], rtol=1e-4, atol=1e-6, msg=name)
+
+
+def test_cli_round_trip_train_evaluate_predict_export(tmp_path):
+    config = write_config(tmp_path, "cli", optimizer__epochs=1)
+    run_cli("train", str(config))
+    model_file = tmp_path / "cli" / "model.safetensors"
+
+    evaluated = run_cli(
+        "evaluate", str(model_file), "--dataset", "synthface", "--root", str(tmp_path / "synthface"),
+        "--split", "common", "--device", "cpu", "--output", str(tmp_path / "eval"),
+    )  # fmt: skip
+    assert "common S3: NME" in evaluated.stdout
+    assert (tmp_path / "eval" / "results.json").exists() and (tmp_path / "eval" / "per_image.csv").exists()
+
+    image = next((tmp_path / "synthface").rglob("*.png"))
+    predicted = run_cli(
+        "predict", str(image), "--checkpoint", str(model_file), "--box", "10", "10", "80", "80",
+        "--output", str(tmp_path / "pred"), "--device", "cpu",
+    )  # fmt: skip
+    assert "1 face(s)" in predicted.stdout
+    assert (tmp_path / "pred" / f"{image.stem}_landmarks.png").exists()
+
+    run_cli("export", str(model_file), "--onnx", str(tmp_path / "model.onnx"))
+    import onnxruntime
+
+    model, _ = load_model(model_file)
+    images = torch.rand(3, 3, 64, 64)
+    with torch.no_grad():
+        expected = torch.stack(model(images).stages).numpy()
+    session = onnxruntime.InferenceSession(str(tmp_path / "model.onnx"))
+    actual = session.run(None, {"images": images.numpy()})[0]
+    np.testing.assert_allclose(actual, expected, rtol=0, atol=1e-3)  # pixels; float32 kernels differ
+
+
+def test_cli_errors_are_one_line(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("optimizer:\n  learning_rate: 1\n")
+    result = run_cli("train", str(bad), check=False)
+    assert result.returncode == 1
+    assert result.stderr.strip().count("\n") == 0 and "unknown key(s) optimizer.learning_rate" in result.stderr
+    result = run_cli("evaluate", str(tmp_path / "missing.safetensors"), "--dataset", "300w", check=False)
+    assert result.returncode == 1 and "missing.safetensors" in result.stderr
