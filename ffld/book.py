@@ -61,4 +61,84 @@ def setup(seed: int = SEED, threads: int = THREADS) -> np.random.Generator:
     return np.random.default_rng(seed)
 
 
-__all__ = ["FIGURE_STYLE", "SEED", "THREADS", "setup"]
+def toy_face(size: int = 224) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
+    """A drawn face (ellipses for the face, eyes and mouth) with 9 landmarks on its boundaries.
+
+    A stand-in input for chapters that need an image but no trained model (the SynthFace data set replaces it
+    where a trained model is needed).
+
+    Args:
+        size: side of the square image.
+
+    Returns:
+        ``image``: (3, size, size) float64 RGB in [0, 1]; ``landmarks``: (9, 2) float64 ``(x, y)`` image pixels on
+        the drawn boundaries; ``names``: the landmarks' names.
+    """
+    scale = size / 224
+    axis = torch.arange(size, dtype=torch.float64)
+    y, x = torch.meshgrid(axis, axis, indexing="ij")
+
+    def ellipse(cx: float, cy: float, rx: float, ry: float) -> torch.Tensor:
+        return ((x - cx * scale) / (rx * scale)) ** 2 + ((y - cy * scale) / (ry * scale)) ** 2 <= 1
+
+    background, skin = torch.tensor([0.25, 0.3, 0.35]), torch.tensor([0.9, 0.72, 0.6])
+    dark, lips = torch.tensor([0.15, 0.1, 0.1]), torch.tensor([0.7, 0.25, 0.3])
+    image = background.to(torch.float64)[:, None, None].expand(3, size, size).clone()
+    for mask, colour in (
+        (ellipse(112, 116, 70, 92), skin),
+        (ellipse(84, 96, 15, 7), dark),
+        (ellipse(140, 96, 15, 7), dark),
+        (ellipse(112, 160, 26, 9), lips),
+    ):
+        image[:, mask] = colour.to(torch.float64)[:, None]
+    points = {
+        "right cheek": (42, 116),
+        "chin": (112, 208),
+        "left cheek": (182, 116),
+        "right eye outer": (69, 96),
+        "right eye inner": (99, 96),
+        "left eye inner": (125, 96),
+        "left eye outer": (155, 96),
+        "mouth right": (86, 160),
+        "mouth left": (138, 160),
+    }
+    landmarks = torch.tensor(list(points.values()), dtype=torch.float64) * scale
+    return image, landmarks, list(points)
+
+
+LIBRARY_MAP: dict[str, tuple[str, str]] = {
+    "ffld.models.FFLD": ("Fig. 1, Sect. 3", "the whole model: baseline + refinement stages"),
+    "ffld.models.ResNetBackbone": ("Sect. 3.1, 6.6", "25%-width ResNet18/50 baseline and its feature levels"),
+    "ffld.models.RefinementStage": ("Fig. 4", "crop, 1×1 channel selection, CropNet"),
+    "ffld.models.CropNet": ("Sect. 3.2, Table 7", "the correction network"),
+    "ffld.crop.crop_patches": ("Eq. 5–7", "bilinear crops (fast path, grid_sample)"),
+    "ffld.crop.crop_patches_explicit": ("Eq. 9, 11–14", "the crop with its backward written out"),
+    "ffld.geometry.image_to_feature": ("Sect. 3.2", "image pixels ↔ feature-map pixels"),
+    "ffld.losses.iod_l2_loss": ("Eq. 1", "baseline loss"),
+    "ffld.losses.l2_loss": ("Sect. 4.2", "stage-1 loss"),
+    "ffld.losses.l1_loss": ("Sect. 4.2", "stage-2 loss"),
+    "ffld.losses.align_loss": ("Eq. 2, Sect. 4.3", "stage-3 loss"),
+    "ffld.losses.wing_loss": ("Sect. 2", "Wing loss (Feng et al., 2018), for comparison"),
+    "ffld.heatmaps.heatmap_l2_loss": ("Sect. 1, Fig. 6 (d)", "the HRM loss, for comparison"),
+    "ffld.heatmaps.quantisation_error": ("Sect. 1", "arg-max quantisation of HRMs"),
+    "ffld.landscapes.landscape": ("Fig. 6", "loss landscapes on a synthetic contour"),
+    "ffld.gradients.first_stage_gradients": ("Eq. 18, Fig. 7", "the three gradients reaching a feature map"),
+    "ffld.plotting.landscape_figure": ("Fig. 6, 7, 8", "the book's figures"),
+    "ffld.book.setup": ("–", "the set-up call of every chapter"),
+}
+"""Which object of the library implements which part of the paper (shown in chapter 0, checked by the tests)."""
+
+
+def library_map_markdown() -> str:
+    """:data:`LIBRARY_MAP` as a Markdown table, after checking that every object it names exists."""
+    import importlib
+
+    lines = ["| object | paper | what |", "| --- | --- | --- |"]
+    for path, (where, what) in LIBRARY_MAP.items():
+        module, name = path.rsplit(".", 1)
+        getattr(importlib.import_module(module), name)  # AttributeError if the map is stale
+        lines.append(f"| `{path}` | {where} | {what} |")
+    return "\n".join(lines)
+
+
+__all__ = ["FIGURE_STYLE", "LIBRARY_MAP", "SEED", "THREADS", "library_map_markdown", "setup", "toy_face"]

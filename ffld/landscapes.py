@@ -190,6 +190,27 @@ def anisotropy(contour: Contour, loss: str, distance: float = 1.0, **options) ->
     return (sum(across) / 2).item() / along_mean if along_mean > 0 else math.inf
 
 
+def profile(contour: Contour, loss: str, distances: torch.Tensor, direction: str = "across", **options) -> torch.Tensor:
+    """A loss along a line through the truth: the mean of ``L(t + d·u)`` and ``L(t - d·u)`` for each distance d.
+
+    Args:
+        contour: from :func:`contour_patch`.
+        loss: one of :data:`LOSSES`.
+        distances: (D,) distances from the truth, in feature-map pixels.
+        direction: ``"across"`` the boundary (``u`` = the normal n) or ``"along"`` it (``u`` = the tangent τ).
+        **options: as for :func:`loss_function`.
+
+    Returns:
+        (D,) float64 tensor.
+    """
+    if direction not in ("across", "along"):
+        raise ValueError(f"direction must be 'across' or 'along', got {direction!r}")
+    function = vmap(loss_function(contour, loss, **options))
+    unit = contour.normal if direction == "across" else contour.tangent
+    offsets = distances.to(torch.float64)[:, None] * unit
+    return (function(contour.truth + offsets) + function(contour.truth - offsets)) / 2
+
+
 def far_growth(
     contour: Contour, loss: str, near: float = 8.0, far: float = 12.0, direction: str = "across", **options
 ) -> float:
@@ -199,22 +220,14 @@ def far_growth(
         contour: from :func:`contour_patch`.
         loss: one of :data:`LOSSES`.
         near, far: the two distances from the truth, in feature-map pixels.
-        direction: ``"across"`` the boundary (averaging ±n) or ``"along"`` it (averaging ±τ).
+        direction: as for :func:`profile`.
         **options: as for :func:`loss_function`.
 
     Returns:
-        ``(L(far) - L(near)) / L(far)``: 0 for a loss that has saturated by ``near``; ``1 - (near/far)²`` for L2
-        and ``1 - near/far`` for L1, whatever the direction.
+        ``(L(far) - L(near)) / L(far)`` on the :func:`profile`: 0 for a loss that has saturated by ``near``;
+        ``1 - (near/far)²`` for L2 and ``1 - near/far`` for L1, whatever the direction.
     """
-    if direction not in ("across", "along"):
-        raise ValueError(f"direction must be 'across' or 'along', got {direction!r}")
-    function = loss_function(contour, loss, **options)
-    unit = contour.normal if direction == "across" else contour.tangent
-
-    def mean_at(distance: float) -> float:
-        return (function(contour.truth + distance * unit) + function(contour.truth - distance * unit)).item() / 2
-
-    at_near, at_far = mean_at(near), mean_at(far)
+    at_near, at_far = profile(contour, loss, torch.tensor([near, far]), direction, **options).tolist()
     return (at_far - at_near) / at_far
 
 
@@ -229,5 +242,6 @@ __all__ = [
     "loss_function",
     "normalise",
     "prediction_grid",
+    "profile",
     "signed_distance",
 ]

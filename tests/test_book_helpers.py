@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from ffld.book import setup
+from ffld.book import LIBRARY_MAP, library_map_markdown, setup, toy_face
 from ffld.crop import crop_patches
 from ffld.gradients import first_stage_gradients
 from ffld.landscapes import LOSSES, contour_patch, landscape, prediction_grid
@@ -55,3 +55,18 @@ def test_figures_are_labelled():
     figure = gradient_figure(gradients, torch.zeros(2, 2), title="t")
     assert len([axes for axes in figure.axes if axes.get_label() != "<colorbar>"]) == 4
     plt.close(figure)
+
+
+def test_toy_face_landmarks_lie_on_boundaries():
+    image, landmarks, names = toy_face()
+    assert image.shape == (3, 224, 224) and landmarks.shape == (9, 2) and len(names) == 9
+    assert 0 <= image.min().item() and image.max().item() <= 1
+    for x, y in landmarks.round().long().tolist():
+        window = image[:, y - 2 : y + 3, x - 2 : x + 3]
+        assert window.std(dim=(1, 2)).max().item() > 0.05  # an edge runs through each landmark
+
+
+def test_library_map_names_existing_objects():
+    table = library_map_markdown()
+    assert table.count("\n") == len(LIBRARY_MAP) + 1
+    assert "`ffld.crop.crop_patches_explicit` | Eq. 9, 11–14" in table

@@ -47,3 +47,9 @@ def test_bad_arguments():
         gaussian_heatmap(torch.zeros(1, 2), 3, 3, sigma=0)
     with pytest.raises(ValueError, match="pred and target"):
         heatmap_l2_loss(torch.zeros(1, 2), torch.zeros(1, 2), 3, 3)
+
+
+def test_quantisation_error_matches_a_full_heat_map():
+    points = torch.tensor([[13.3, 41.9], [2.0, 7.5], [30.6, 0.4]], dtype=torch.float64)
+    full = heatmap_argmax(gaussian_heatmap(points / 4, 16, 16)) * 4
+    assert torch.allclose(quantisation_error(points, 4), (full - points).norm(dim=-1))
