@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import nbformat
@@ -47,6 +48,27 @@ def toc_notebooks(root: Path = ROOT) -> list[Path]:
     return [root / f"{entry}.ipynb" for entry in entries if (root / f"{entry}.ipynb").exists()]
 
 
+WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
+
+
+def widget_id(name: str, index: int) -> str:
+    """The stored id of the ``index``-th widget a chapter creates."""
+    return uuid.uuid5(uuid.NAMESPACE_URL, f"ffld-book/{name}/{index}").hex
+
+
+def stable_widget_ids(notebook: nbformat.NotebookNode, name: str) -> nbformat.NotebookNode:
+    """Replace the random widget model ids by ids derived from the chapter's name and their creation order.
+
+    Chapters create their widgets in the same order on every run, so re-executing an unchanged chapter leaves its
+    file unchanged and ``git diff`` shows only real changes.
+    """
+    state = notebook.metadata.get("widgets", {}).get(WIDGET_STATE, {}).get("state", {})
+    text = nbformat.writes(notebook)
+    for index, old in enumerate(list(state)):
+        text = text.replace(old, widget_id(name, index))
+    return nbformat.reads(text, as_version=4)
+
+
 def execute(path: Path) -> float:
     """Execute one notebook in place (cwd = its folder); return the seconds it took."""
     notebook = nbformat.read(path, as_version=4)
@@ -63,6 +85,7 @@ def execute(path: Path) -> float:
     client.execute()
     elapsed = time.perf_counter() - start
     notebook.metadata["language_info"] = {"name": "python"}  # no interpreter version: keep diffs to real changes
+    notebook = stable_widget_ids(notebook, path.stem)
     nbformat.validate(notebook)
     nbformat.write(notebook, path)
     return elapsed
