@@ -108,6 +108,7 @@ def test_title_figures_and_captions_render(chapter, html, dom):
     captions = re.findall(r"<figcaption>(.*?)</figcaption>", rendered, flags=re.DOTALL)
     assert len(captions) == len(figures)
     assert all("of the paper" in re.sub(r"<[^>]+>", "", caption) for caption in captions)
+    assert "caption-number" not in rendered, "book figures are unnumbered: 'Fig. N' always means the paper's"
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda path: path.stem)
