@@ -129,3 +129,12 @@ def test_no_machine_specific_paths(chapter):
         texts += [value for key, value in output.get("data", {}).items() if key.startswith("text/")]
     for text in texts:
         assert not re.search(r"/(work|home|root|tmp)/", text), f"a local path in: {text[:200]}"
+
+
+def test_stored_by_make_outputs(chapter):
+    """``make outputs`` writes stable widget ids and no interpreter version; a notebook saved by hand has neither."""
+    path, notebook = chapter
+    assert notebook.metadata.get("language_info") == {"name": "python"}, "run `make outputs`"
+    state = notebook.metadata.get("widgets", {}).get(WIDGET_STATE, {}).get("state", {})
+    expected = {run_notebooks.widget_id(path.stem, index) for index in range(len(state))}
+    assert set(state) == expected, "widget ids are not the stable ones: run `make outputs`"
