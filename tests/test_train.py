@@ -92,7 +92,8 @@ def test_killed_run_resumes_to_the_same_weights(tmp_path):
     assert (tmp_path / "killed" / "metrics.csv").read_text().count("\n") == 4  # header + 3 epochs
     history = [{k: v for k, v in row.items() if k != "seconds"} for row in load_state(checkpoint)["history"]]
     reference = [
-        {k: v for k, v in row.items() if k != "seconds"} for row in load_state(tmp_path / "whole" / "last.pt")["history"]
+        {k: v for k, v in row.items() if k != "seconds"}
+        for row in load_state(tmp_path / "whole" / "last.pt")["history"]
     ]
     assert history == reference
 
