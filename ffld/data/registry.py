@@ -17,6 +17,7 @@ The paper normalises 300W and 300VW by the inter-ocular distance (Table 1, 4) an
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -73,10 +74,27 @@ def _open_300vw(root: str, split: str, **options: Any) -> torch.utils.data.Datas
     return VW300(root, int(split) if split.isdigit() else split, **options)
 
 
-def _open_synthface(root: str | None, split: str, synthface: dict[str, Any] | None = None) -> torch.utils.data.Dataset:
-    from ffld.data.synthetic import SynthFace, SynthFaceConfig, ensure_synthface
+def synthface_config(options: dict[str, Any] | None = None) -> Any:
+    """A ``SynthFaceConfig`` from plain data (a config file's ``data.synthface``): the default config with the given
+    fields replaced; a split's entry (``train``, ``common``, ``challenge``) replaces only the fields it names."""
+    from ffld.data.synthetic import SPLITS, SynthFaceConfig
 
-    config = SynthFaceConfig(**(synthface or {}))
+    config = SynthFaceConfig()
+    changes: dict[str, Any] = {}
+    for key, value in (options or {}).items():
+        if key in SPLITS:
+            changes[key] = dataclasses.replace(config.split(key), **value)
+        elif key == "face_scale":
+            changes[key] = tuple(value)
+        else:
+            changes[key] = value
+    return dataclasses.replace(config, **changes)
+
+
+def _open_synthface(root: str | None, split: str, synthface: dict[str, Any] | None = None) -> torch.utils.data.Dataset:
+    from ffld.data.synthetic import SynthFace, ensure_synthface
+
+    config = synthface_config(synthface)
     folder = ensure_synthface(config) if root is None else ensure_synthface(config, cache_dir=root)
     return SynthFace(folder, split)
 
@@ -133,4 +151,4 @@ def open_split(
     return info.opener(root, split, convert=convert)
 
 
-__all__ = ["DATASETS", "DatasetInfo", "dataset_info", "open_split"]
+__all__ = ["DATASETS", "DatasetInfo", "dataset_info", "open_split", "synthface_config"]
