@@ -70,16 +70,17 @@ class HeadShape:
         """Outward unit normals at (N, 3) surface points: the gradient of |x/W|^p + |z/D|^p."""
         x, y, z = points[:, 0], points[:, 1], points[:, 2]
         h = 1e-4
-        w, d = self.width(y), self.half_depth(y)
-        dw = (self.width(y + h) - self.width(y - h)) / (2 * h)
-        dd = (self.half_depth(y + h) - self.half_depth(y - h)) / (2 * h)
+        w, above, below = self.width(y), self.width(y - h), self.width(y + h)
+        d = self.depth * w**self.fullness
+        dw = (below - above) / (2 * h)
+        dd = self.depth * self.fullness * w ** (self.fullness - 1) * dw
         p = self.power
         ax, az = np.abs(x) / w, np.abs(z) / d
         gx = np.sign(x) * ax ** (p - 1) / w
         gz = np.sign(z) * az ** (p - 1) / d
         gy = -(ax**p) * dw / w - az**p * dd / d
         g = np.stack([gx, gy, gz], axis=1)
-        return g / np.maximum(np.linalg.norm(g, axis=1, keepdims=True), 1e-12)
+        return g / np.maximum(np.sqrt((g * g).sum(axis=1, keepdims=True)), 1e-12)
 
     def surface(self, theta: np.ndarray, y: np.ndarray) -> np.ndarray:
         """(N, 3) body points at section angles ``theta`` (0 = straight ahead, +-pi = the back; > 0 towards +x)

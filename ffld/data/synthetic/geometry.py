@@ -68,7 +68,7 @@ def path_positions(path: np.ndarray, fractions: np.ndarray) -> np.ndarray:
 
 def unit(vectors: np.ndarray) -> np.ndarray:
     """Rows scaled to unit length (zero rows stay zero)."""
-    norm = np.linalg.norm(vectors, axis=-1, keepdims=True)
+    norm = np.sqrt((vectors * vectors).sum(axis=-1, keepdims=True))
     return vectors / np.maximum(norm, 1e-12)
 
 

@@ -418,23 +418,24 @@ def _face_layers(
     light = appearance.light.colour
     layers = []
 
-    def add(name: str, paint: Paint, label: int | None = None, blur: float = 0.0, clip=None) -> None:
-        polygons, cut = _decal(proj, name)
-        layers.append(Layer(polygons, paint, label, clip if clip is not None else cut, blur, name))
+    def add(names: list[str], paint: Paint, label: int | None = None, blur: float = 0.0, clip=None) -> None:
+        """One layer of the decals ``names`` (clipped to the face outline if one of them had to be cut)."""
+        decals = [_decal(proj, name) for name in names]
+        polygons = [polygon for polygon_list, _ in decals for polygon in polygon_list]
+        cut = next((c for _, c in decals if c is not None), None)
+        layers.append(Layer(polygons, paint, label, clip if clip is not None else cut, blur, names[0]))
 
-    for side in ("right", "left"):
-        add(f"{side}_eye_socket", Paint(multiply=np.array([0.86, 0.84, 0.84])), blur=0.06 * s)
-    add("under_nose", Paint(multiply=np.array([0.32, 0.3, 0.3])), blur=0.01 * s)
+    both = ("right", "left")
+    add([f"{side}_eye_socket" for side in both], Paint(multiply=np.array([0.86, 0.84, 0.84])), blur=0.06 * s)
+    add(["under_nose"], Paint(multiply=np.array([0.32, 0.3, 0.3])), blur=0.01 * s)
     outline = np.stack([proj.nose[n] for n in ("N", "B-", "C-", "A-", "P-", "S", "P+", "A+", "C+", "B+")])
     layers.append(Layer([outline], Paint(multiply=np.array([0.8, 0.78, 0.78])), blur=0.015 * s, name="nose ao"))
-    for side in ("right", "left"):
-        add(f"{side}_eye_rim", Paint(multiply=np.array([0.72, 0.62, 0.62])), blur=0.012 * s)
-        add(f"{side}_eye_lid_shadow", Paint(multiply=np.array([0.6, 0.55, 0.55])), blur=0.012 * s)
-    for side in ("right", "left"):
-        add(f"{side}_brow", Paint(colour=appearance.brow * light * 255, shade=shade), Label.BROW)
+    add([f"{side}_eye_rim" for side in both], Paint(multiply=np.array([0.72, 0.62, 0.62])), blur=0.012 * s)
+    add([f"{side}_eye_lid_shadow" for side in both], Paint(multiply=np.array([0.6, 0.55, 0.55])), blur=0.012 * s)
+    add([f"{side}_brow" for side in both], Paint(colour=appearance.brow * light * 255, shade=shade), Label.BROW)
+    add([f"{side}_eye_lash" for side in both], Paint(colour=appearance.lash * light * 255, shade=shade), Label.LID)
     sclera_shade = 0.5 + 0.45 * shade
-    for k, side in enumerate(("right", "left")):
-        add(f"{side}_eye_lash", Paint(colour=appearance.lash * light * 255, shade=shade), Label.LID)
+    for k, side in enumerate(both):
         if face.expression.eye_open[k] == 0:
             continue
         opening, cut = _decal(proj, f"{side}_eye")
@@ -448,12 +449,13 @@ def _face_layers(
         glint = Paint(colour=np.full(3, 250.0))
         layers.append(Layer([proj.contours[f"{side}_eye_glint"]], glint, Label.IRIS, opening, name=f"{side} glint"))
     lips = appearance.lips * light * 255
-    add("upper_lip", Paint(colour=0.65 * lips, shade=shade), Label.UPPER_LIP)  # it faces down, in shadow
-    add("lower_lip", Paint(colour=lips, shade=shade, highlight=specular, highlight_colour=light * 255), Label.LOWER_LIP)
+    add(["upper_lip"], Paint(colour=0.65 * lips, shade=shade), Label.UPPER_LIP)  # it faces down, in shadow
+    highlight = Paint(colour=lips, shade=shade, highlight=specular, highlight_colour=light * 255)
+    add(["lower_lip"], highlight, Label.LOWER_LIP)
     if "mouth" in geo.contours:
-        add("mouth", Paint(colour=np.array([0.07, 0.02, 0.025]) * 255, shade=shade), Label.MOUTH)
+        add(["mouth"], Paint(colour=np.array([0.07, 0.02, 0.025]) * 255, shade=shade), Label.MOUTH)
         mouth, _ = _decal(proj, "mouth")
-        add("teeth", Paint(colour=np.array([0.9, 0.88, 0.8]) * 255, shade=shade), Label.TEETH, clip=mouth)
+        add(["teeth"], Paint(colour=np.array([0.9, 0.88, 0.8]) * 255, shade=shade), Label.TEETH, clip=mouth)
     # The nose: front-facing facets, far ones first, flat-shaded so that the ridge shows.
     skin = appearance.skin * light * 255
     lobes = []
@@ -466,8 +468,7 @@ def _face_layers(
     underside = float(camera.facing(unit(np.array([[0.0, 0.8, 0.6]])))[0])
     if lobes and underside > 0:
         darkness = 1.0 - 0.65 * min(2.0 * underside, 1.0)
-        for side in ("-1", "+1"):
-            add(f"nostril{side}", Paint(multiply=np.full(3, darkness)), blur=0.5, clip=lobes)
+        add(["nostril-1", "nostril+1"], Paint(multiply=np.full(3, darkness)), blur=0.5, clip=lobes)
     return layers
 
 
