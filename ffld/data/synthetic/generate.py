@@ -134,35 +134,35 @@ def default_workers() -> int:
 
 def _run_workers(config: SynthFaceConfig, folder: Path, tasks: list[tuple[str, int]], workers: int) -> list[dict]:
     """Render ``tasks`` with ``workers`` subprocesses (see :mod:`ffld.data.synthetic.worker`), task k going to
-    worker k mod ``workers``; returns the records in the order of ``tasks``."""
+    worker k mod ``workers``; returns the records in the order of ``tasks``. Jobs and results go through
+    files in ``folder``."""
     env = dict(os.environ)
     package_parent = str(Path(__file__).resolve().parents[3])  # so that the worker imports this very ffld
     env["PYTHONPATH"] = os.pathsep.join([package_parent, *filter(None, [env.get("PYTHONPATH")])])
     processes = []
     for k in range(workers):
-        job = {"config": config.to_dict(), "folder": str(folder), "tasks": tasks[k::workers]}
-        process = subprocess.Popen(
-            [sys.executable, "-m", "ffld.data.synthetic.worker"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=env,
-        )
-        assert process.stdin is not None
-        process.stdin.write(json.dumps(job).encode("utf-8"))
-        process.stdin.close()
-        processes.append(process)
+        job, output = folder / f".job-{k}.json", folder / f".records-{k}.json"
+        job.write_text(json.dumps({"config": config.to_dict(), "folder": str(folder), "tasks": tasks[k::workers]}))
+        command = [sys.executable, "-m", "ffld.data.synthetic.worker", str(job), str(output)]
+        processes.append((subprocess.Popen(command, env=env, stderr=subprocess.PIPE), job, output))
     results: list[list[dict]] = []
     failures = []
-    for process in processes:
-        assert process.stdout is not None and process.stderr is not None
-        output, error = process.stdout.read(), process.stderr.read()
-        if process.wait() != 0:
-            failures.append(error.decode("utf-8", "replace").strip().splitlines()[-1:] or ["(no message)"])
-        else:
-            results.append(json.loads(output))
+    try:
+        for process, job, output in processes:
+            _, error = process.communicate()
+            if process.returncode != 0:
+                failures.append((error.decode("utf-8", "replace").strip().splitlines() or ["(no message)"])[-1])
+            else:
+                results.append(json.loads(output.read_text()))
+                output.unlink()
+            job.unlink()
+    finally:  # interrupted: stop the other workers before their folder is removed
+        for process, _, _ in processes:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
     if failures:
-        raise RuntimeError(f"SynthFace worker failed: {failures[0][0]}")
+        raise RuntimeError(f"SynthFace worker failed: {failures[0]}")
     records: list[dict] = [{}] * len(tasks)
     for k, chunk in enumerate(results):
         records[k::workers] = chunk
