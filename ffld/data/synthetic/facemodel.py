@@ -120,7 +120,18 @@ class Expression:
 
 @dataclass(frozen=True)
 class FaceParams:
-    """Identity (shape) and expression of one face; see :func:`sample_face` for the ranges."""
+    """Identity (shape) and expression of one face, in face units; :func:`sample_face` gives the ranges.
+
+    Eyes: centre at (+-``eye_x``, ``eye_y``), ``eye_half_width``, heights of the upper and lower lids above and
+    below the corner line (``eye_upper``, ``eye_lower``), the outer corners raised by ``eye_tilt`` (radians), the
+    highest and lowest lid points at ``eye_upper_peak``/``eye_lower_peak`` of the way from the outer corner;
+    iris and pupil sizes, ``gaze`` offset, ``lash`` line thickness. Brows: inner and outer ends, height of the
+    upper edge at the inner end, arch height and position, thickness at the head and the tail. Nose: heights of
+    the nasion, tip and base (subnasale), half-width at the alar bases, tip protrusion. Mouth: height where the
+    lips meet, half-width, lip thicknesses, cupid's bow depth, inner corners as a fraction of the width. Hair:
+    hairline height in the middle and at the temples, ear line angle (radians), height of the hair at the back.
+    ``jaw_top``: height where the jaw contour (landmarks 0 and 16) ends.
+    """
 
     head: HeadShape
     expression: Expression

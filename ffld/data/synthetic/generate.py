@@ -5,7 +5,17 @@ Layout (the 300W layout, so ffld's 300W reader loads it)::
     root/config.json                 the SynthFaceConfig, its hash and the split sizes
     root/<split>/<id>.png or .jpg    the image (JPEG when the split's JPEG degradation was drawn)
     root/<split>/<id>.pts            the annotated landmarks (noisy when annotation noise is configured)
-    root/<split>/meta.json           per image: clean landmarks, tangents, visibility, pose, box, ...
+    root/<split>/meta.json           {"split", "config_hash", "images": [one record per image]}
+
+A record holds (coordinates are 0-based (x, y) pixels of the stored image): ``id``, ``file``, ``width``,
+``height``; ``pose``: [yaw, pitch, roll] in degrees (see :class:`~ffld.data.synthetic.config.SplitConfig` for
+the signs); ``box``: [x0, y0, x1, y1] of the clean landmarks; ``clean_landmarks``: 68 × [x, y];
+``tangents``: 68 unit [tx, ty], the direction of the boundary at each landmark (at a corner: the corner's axis);
+``visibility``: 68 codes, 0 visible, 1 hidden by an occluder, 2 hidden by the face itself (facing away, behind
+the nose, or another part of the face within 1.5 px); ``occluders``: their kinds; ``expression``: mouth_open
+(0 = closed), smile, brow_raise, eye_open (per eye, 0 = closed); ``hair``; ``face_scale``: pixels per half face
+width; ``degradations``: blur (Gaussian sigma), motion_blur (length), downscale (factor), noise (sigma),
+jpeg_quality, each None when not applied.
 
 Every image is drawn from its own ``numpy.random.default_rng((seed, split code, index))`` and its annotation
 noise from ``default_rng((seed, split code, index, 1))``, so any image can be regenerated alone, the order and

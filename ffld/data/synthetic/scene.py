@@ -67,7 +67,8 @@ class Scene:
         return cv2.merge(list(planes)), labels
 
     def visibility(self, labels: np.ndarray) -> np.ndarray:
-        """(68,) visibility codes: VISIBLE, OCCLUDED (an occluder within 1.5 px) or SELF_OCCLUDED."""
+        """(68,) uint8 visibility codes from the rendered label map: VISIBLE (0), OCCLUDED (1, an occluder within
+        1.5 px) or SELF_OCCLUDED (2, see the module docstring)."""
         rounded = np.round(self.landmarks).astype(int)
         xs, ys = rounded[:, None, 0] + _NEAR[:, 0], rounded[:, None, 1] + _NEAR[:, 1]
         near = np.hypot(xs - self.landmarks[:, None, 0], ys - self.landmarks[:, None, 1]) <= _NEIGHBOURHOOD
@@ -190,6 +191,8 @@ def _facet_normal(vertices: np.ndarray) -> np.ndarray:
 
 @dataclass
 class _Facet:
+    """A nose facet in the image."""
+
     label: int
     polygon: np.ndarray  # image coordinates
     depth: float  # towards the camera
@@ -227,6 +230,7 @@ class _Projected:
 
 
 def _project(geo: FaceGeometry, face: FaceParams, camera: _Camera, appearance: Appearance) -> _Projected:
+    """Project the face: its outline, hair, part contours (and whether they face the camera) and nose facets."""
     head = geo.head
     skin = head.body_samples(face.ear_angle)
     whole = head.body_samples(n_around=32, n_levels=24)
@@ -362,7 +366,7 @@ def _body_layers(
     size: int,
     shade: np.ndarray,
 ) -> list[Layer]:
-    """Clothes, long hair, neck, the back of the head and the skin of the face."""
+    """Clothes, long hair, the neck and the skin of the face."""
     s = camera.scale
     light = appearance.light
     skin = appearance.skin * light.colour * 255
@@ -418,7 +422,9 @@ def _face_layers(
     light = appearance.light.colour
     layers = []
 
-    def add(names: list[str], paint: Paint, label: int | None = None, blur: float = 0.0, clip=None) -> None:
+    def add(
+        names: list[str], paint: Paint, label: int | None = None, blur: float = 0.0, clip: list | None = None
+    ) -> None:
         """One layer of the decals ``names`` (clipped to the face outline if one of them had to be cut)."""
         decals = [_decal(proj, name) for name in names]
         polygons = [polygon for polygon_list, _ in decals for polygon in polygon_list]
