@@ -16,7 +16,7 @@ import yaml
 from safetensors.torch import load_file
 
 from ffld.checkpoint import load_model, load_state
-from ffld.train import TrainingDiverged, load_config
+from ffld.train import TrainingDiverged, load_config, train
 from ffld.train.engine import Trainer
 
 REPOSITORY = Path(__file__).resolve().parent.parent
@@ -179,3 +179,40 @@ def test_cli_errors_are_one_line(tmp_path):
     assert result.stderr.strip().count("\n") == 0 and "unknown key(s) optimizer.learning_rate" in result.stderr
     result = run_cli("evaluate", str(tmp_path / "missing.safetensors"), "--dataset", "300w", check=False)
     assert result.returncode == 1 and "missing.safetensors" in result.stderr
+
+
+def test_short_synthface_run_learns_and_refinement_beats_its_baseline(tmp_path):
+    """Every stage's training loss falls, and S3 beats S0 of the same model on the common test split."""
+    config = load_config(
+        write_config(
+            tmp_path,
+            "learn",
+            data__input_size=96,
+            data__synthface={
+                "image_size": 128,
+                "train": {"size": 256},
+                "common": {"size": 48},
+                "challenge": {"size": 8},
+            },
+            optimizer__batch_size=32,
+            optimizer__epochs=10,
+            optimizer__lr=1.5e-3,
+            optimizer__lr_step=7,
+            runtime__checkpoint_every=0,
+        )
+    )
+    history = train(config, log=lambda message: None)
+    first, last = history[0], history[-1]
+    for name in ("S0_iod_l2", "S1_l2", "S2_l1", "S3_align"):
+        assert last[f"train_{name}"] < 0.8 * first[f"train_{name}"], name
+    assert last["common_nme_S3"] < 0.85 * last["common_nme_S0"]
+
+
+def test_align_filter_is_dropped_once_the_loss_stops_decreasing(tmp_path):
+    trainer = Trainer(load_config(write_config(tmp_path, "sigma", align__patience=2)), log=lambda message: None)
+    column = 1 + trainer.config.losses.index("align")
+    for value in (5.0, 4.0, 4.5):
+        trainer.update_align_filter([0.0] * column + [value])
+        assert trainer.objective.align_sigma == 1.0
+    trainer.update_align_filter([0.0] * column + [4.2])  # second epoch without improvement
+    assert trainer.objective.align_sigma is None

@@ -311,10 +311,10 @@ class Trainer:
                 result = evaluate_faces(self.model, faces, self.info, self.device, bf16=self.bf16)
                 for stage, nmes in enumerate(result.nme):
                     row[f"{split}_nme_S{stage}"] = float(nmes.mean())
-        self._update_align_filter(means)
+        self.update_align_filter(means)
         return row
 
-    def _update_align_filter(self, means: list[float]) -> None:
+    def update_align_filter(self, means: list[float]) -> None:
         """Drop Align Loss's Gaussian filter once its loss has stopped decreasing (Sect. 6.6)."""
         patience = self.config.align.patience
         if patience is None or "align" not in self.config.losses or self.objective.align_sigma is None:
