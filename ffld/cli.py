@@ -1,4 +1,4 @@
-"""The ``ffld`` command: train, evaluate, predict, bench, export.
+"""The ``ffld`` command: train, evaluate, predict, bench, experiment, export.
 
 Errors in what the user gave (a config, a checkpoint, a dataset, an image) end the command with one line on
 stderr, ``ffld <command>: error: <what and where>``, and exit status 1.
@@ -47,6 +47,7 @@ def _evaluate(args: argparse.Namespace) -> None:
         args.threshold,
         args.output,
         args.workers,
+        args.convert,
     )
     threshold = results["threshold"]
     for subset, rows in results["subsets"].items():
@@ -96,6 +97,16 @@ def _bench(args: argparse.Namespace) -> None:
         print(f"written to {write_json(args.output, results, device)}")
 
 
+def _experiment(args: argparse.Namespace) -> None:
+    from ffld.experiments import Experiment
+
+    experiment = Experiment(args.name, args.runs, args.results)
+    if args.train:
+        experiment.train_all(args.jobs)
+    experiment.summarise()
+    print(f"summary written to {experiment.results_dir}")
+
+
 def _export(args: argparse.Namespace) -> None:
     from ffld.checkpoint import load_model
     from ffld.export import export_onnx
@@ -126,6 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--threshold", type=float, help="AUC / failure-rate threshold (default: the dataset's)")
     evaluate.add_argument("--device", default="auto", help="auto, cpu or cuda")
     evaluate.add_argument("--workers", type=int, default=0, help="image-decoding processes")
+    evaluate.add_argument("--convert", action="store_true", help="convert grayscale/16-bit/RGBA images to RGB")
     evaluate.add_argument("--output", help="folder for results.json and per_image.csv")
     evaluate.set_defaults(run=_evaluate)
 
@@ -149,6 +161,14 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--input-size", type=int, default=224, help="input side")
     bench.add_argument("--output", help="JSON file for the results, with provenance")
     bench.set_defaults(run=_bench)
+
+    experiment = commands.add_parser("experiment", help="the paper's ablations on SynthFace, over several seeds")
+    experiment.add_argument("name", help="an experiment file, or a built-in one (e.g. synthface-cpu)")
+    experiment.add_argument("--train", action="store_true", help="train the runs that are missing (resumable)")
+    experiment.add_argument("--jobs", type=int, default=1, help="runs trained at the same time")
+    experiment.add_argument("--runs", default="runs", help="folder of the training runs")
+    experiment.add_argument("--results", default="data/results", help="folder of the summaries")
+    experiment.set_defaults(run=_experiment)
 
     export = commands.add_parser("export", help="export a model to ONNX")
     export.add_argument("checkpoint", help="a .safetensors model file or a .pt checkpoint")

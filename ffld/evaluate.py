@@ -102,13 +102,16 @@ def evaluate_faces(
     """Evaluate a model on prepared faces.
 
     Args:
-        truth: (M, N, 2) landmarks to compare with, in original-image pixels (default: the faces' own
-            annotation; e.g. SynthFace's ``clean_landmarks`` when the annotation is noisy).
+        truth: (M, N, 2) landmarks to compare with, in original-image pixels. Default: the faces' exact landmarks
+            where the dataset has them (SynthFace's ``clean_landmarks``, which equal the annotation unless
+            annotation noise was generated), else their annotation.
     """
     stages_crop, deltas = predict_crops(model, faces.images, device, bf16=bf16)
     back = np.stack([invert_affine(m) for m in faces.matrices.numpy()])
     stages = np.stack([apply_affine(back, s) for s in stages_crop])
-    truth = faces.original.numpy().astype(np.float64) if truth is None else np.asarray(truth, dtype=np.float64)
+    if truth is None:
+        truth = faces.extras.get("clean_landmarks", faces.original).numpy()
+    truth = np.asarray(truth, dtype=np.float64)
     norms = np.asarray(info.normaliser(truth, faces.boxes.numpy().astype(np.float64)), dtype=np.float64)
     errors = np.stack([landmark_errors(s, truth, norms) for s in stages])
     return Evaluation(stages, deltas, truth, norms, errors, list(faces.paths))
@@ -123,6 +126,7 @@ def evaluate_checkpoint(
     threshold: float | None = None,
     output: str | os.PathLike | None = None,
     workers: int = 0,
+    convert: bool = False,
 ) -> dict[str, Any]:
     """Evaluate a model file or checkpoint on a benchmark's test subsets and optionally write the results.
 
@@ -133,6 +137,11 @@ def evaluate_checkpoint(
         splits: subsets to evaluate (default: the benchmark's test subsets).
         threshold: AUC / failure-rate threshold (default: the benchmark's usual one).
         output: a folder for ``results.json`` and ``per_image.csv``, with provenance.
+        workers: image-decoding processes.
+        convert: let the readers convert grayscale, 16-bit and 4-channel images to RGB.
+
+    SynthFace is generated (or found in its cache under ``root``) with the generator settings the model was trained
+    with, read from the model's metadata.
 
     Returns:
         ``{"checkpoint", "dataset", "threshold", "subsets": {subset: [per-stage rows]}}``.
@@ -147,9 +156,11 @@ def evaluate_checkpoint(
     results: dict[str, Any] = {"checkpoint": str(checkpoint), "dataset": dataset, "threshold": threshold}
     results["subsets"] = {}
     per_image = []
+    trained_on = metadata.get("config", {}).get("data", {})
+    synthface = trained_on.get("synthface") if trained_on.get("dataset") == "synthface" else None
     for split in splits or list(info.test_splits):
         faces = prepare_faces(
-            open_split(dataset, root, split),
+            open_split(dataset, root, split, convert, synthface if info.name == "synthface" else None),
             metadata["input_size"],
             metadata["enlarge"],
             metadata["box"],
