@@ -290,10 +290,11 @@ class Trainer:
     def _write_csv(self) -> None:
         if not self.history:
             return
+        columns = list(dict.fromkeys(key for row in self.history for key in row))  # test columns: evaluated epochs
         path = self.output / "metrics.csv"
         temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
         with open(temporary, "w", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=list(self.history[-1]))
+            writer = csv.DictWriter(handle, fieldnames=columns, restval="")
             writer.writeheader()
             writer.writerows(self.history)
         os.replace(temporary, path)
