@@ -30,7 +30,7 @@ def write_config(folder: Path, name: str = "run", **changes) -> Path:
                  "test": ["common"], "synthface": SMALL_SYNTHFACE},
         "model": {"stages": 3},
         "optimizer": {"batch_size": 16, "epochs": 3, "lr": 1e-3, "lr_step": 2},
-        "runtime": {"device": "cpu", "checkpoint_every": 1},
+        "runtime": {"device": "cpu", "checkpoint_every": 1, "eval_every": 2},
         "output": str(folder / name),
     }  # fmt: skip
     for dotted, value in changes.items():
