@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 import torch.utils.data
-from tqdm.auto import tqdm
+from tqdm import tqdm  # the console bar: it switches itself off where output is no terminal (notebooks, logs)
 
 from ffld.data.base import landmark_box
 from ffld.data.facecrop import crop_face

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
-from tqdm.auto import tqdm
+from tqdm import tqdm  # the console bar: it switches itself off where output is no terminal (notebooks, logs)
 
 from ffld.checkpoint import load_model, load_state, save_model, save_state
 from ffld.data.prepared import PreparedFaces, prepare_faces
