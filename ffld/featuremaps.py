@@ -152,7 +152,7 @@ def boundary_response(
     """
     if step <= 0:
         raise ValueError(f"step must be positive, got {step}")
-    features, points, tangents = features.float(), points.float(), tangents.float()
+    features, points, tangents = features.detach().float(), points.detach().float(), tangents.float()
     normals = normals_of(tangents)
 
     def change(direction: torch.Tensor) -> torch.Tensor:
