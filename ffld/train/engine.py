@@ -107,7 +107,11 @@ class Trainer:
             )
 
         self.info = dataset_info(config.data.dataset)
+        if not self.process.is_main:  # let rank 0 generate or decode first (e.g. SynthFace's cache), then read
+            distributed.barrier()
         self.train_faces = self._prepare(config.data.train).to(self.device)
+        if self.process.is_main:
+            distributed.barrier()
         if config.data.balance == "pdb":
             from ffld.data.pdb import pose_balanced_indices
 
