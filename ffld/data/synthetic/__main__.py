@@ -60,6 +60,18 @@ def _bench(args: argparse.Namespace) -> None:
     cores = min(workers, default_workers())
     print(f"CPU time: {1000 * cpu / args.count:.1f} ms per face, i.e. {cores * args.count / cpu:.0f} faces/s on "
           f"{cores} core(s) not shared with other programs")  # fmt: skip
+    if args.output:
+        from ffld.provenance import write_json
+
+        results = {
+            "faces": args.count,
+            "workers": workers,
+            "cores": default_workers(),
+            "seconds": seconds,
+            "faces_per_s": rate,
+            "cpu_ms_per_face": 1000 * cpu / args.count,
+        }
+        print(f"written to {write_json(args.output, results)}")
 
 
 def _figure(args: argparse.Namespace) -> None:
@@ -88,6 +100,7 @@ def main(argv: list[str] | None = None) -> None:
     bench.add_argument("--count", type=int, default=400, help="faces to generate")
     bench.add_argument("--workers", type=int, help="worker processes (default: one per core)")
     bench.add_argument("--seed", type=int, default=0)
+    bench.add_argument("--output", help="JSON file for the results, with provenance")
     bench.set_defaults(run=_bench)
 
     figure = commands.add_parser("figure", help="save a grid of samples with their landmarks")
