@@ -6,6 +6,7 @@ common look. Nothing it does is specific to a chapter, so a reader can also call
 
 from __future__ import annotations
 
+import functools
 import random
 
 import numpy as np
@@ -58,7 +59,29 @@ def setup(seed: int = SEED, threads: int = THREADS) -> np.random.Generator:
         from matplotlib_inline.backend_inline import set_matplotlib_formats
 
         set_matplotlib_formats("png")
+        silence_progress_bars()
     return np.random.default_rng(seed)
+
+
+def silence_progress_bars() -> None:
+    """Switch tqdm's progress bars off in this process, whatever ``disable`` their callers pass.
+
+    The library shows progress bars while it prepares data and trains; in a notebook they are widgets whose state
+    changes from run to run, which the book's stored outputs must not hold. :func:`setup` calls this in IPython.
+    """
+    import tqdm.std
+
+    initialise = tqdm.std.tqdm.__init__
+    if getattr(initialise, "silenced", False):
+        return
+
+    @functools.wraps(initialise)
+    def silent(self, *args, **kwargs):
+        kwargs["disable"] = True
+        initialise(self, *args, **kwargs)
+
+    silent.silenced = True
+    tqdm.std.tqdm.__init__ = silent
 
 
 def toy_face(size: int = 224) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
@@ -141,4 +164,13 @@ def library_map_markdown() -> str:
     return "\n".join(lines)
 
 
-__all__ = ["FIGURE_STYLE", "LIBRARY_MAP", "SEED", "THREADS", "library_map_markdown", "setup", "toy_face"]
+__all__ = [
+    "FIGURE_STYLE",
+    "LIBRARY_MAP",
+    "SEED",
+    "THREADS",
+    "library_map_markdown",
+    "setup",
+    "silence_progress_bars",
+    "toy_face",
+]

@@ -70,3 +70,20 @@ def test_library_map_names_existing_objects():
     table = library_map_markdown()
     assert table.count("\n") == len(LIBRARY_MAP) + 1
     assert "`ffld.crop.crop_patches_explicit` | Eq. 9, 11–14" in table
+
+
+def test_progress_bars_can_be_silenced():
+    import tqdm.std
+
+    from ffld.book import silence_progress_bars
+
+    original = tqdm.std.tqdm.__dict__["__init__"]  # the descriptor itself, to put it back
+    try:
+        silence_progress_bars()
+        patched = tqdm.std.tqdm.__dict__["__init__"]
+        silence_progress_bars()  # idempotent
+        assert tqdm.std.tqdm.__dict__["__init__"] is patched and patched.silenced
+        with tqdm.std.tqdm(total=3, disable=False) as bar:
+            assert bar.disable
+    finally:
+        tqdm.std.tqdm.__init__ = original
