@@ -107,8 +107,11 @@ def training_speed(
 ) -> dict[str, float]:
     """Images/s of one optimisation step with on-device augmentation and with pre-made tensors, and peak memory.
 
-    The model is trained with the paper's losses (IOD-L2, L2, L1, Align) on random crops of ``IBUG68`` faces.
+    The model (68 landmarks, the 300W layout ``IBUG68``) is trained with the paper's losses (IOD-L2, L2, L1, Align)
+    on random crops.
     """
+    if model.num_landmarks != IBUG68.num_points:
+        raise ValueError(f"training_speed needs a {IBUG68.num_points}-landmark model, got {model.num_landmarks}")
     model = model.to(device).train()
     channels_last = device.type == "cuda"
     if channels_last:
@@ -152,6 +155,36 @@ def training_speed(
     return result
 
 
+def dlib_latency(input_size: int = 224, warmup: int = 10, repeats: int = 200) -> dict[str, Any]:
+    """Batch-1 latency of dlib's 68-point shape predictor (Kazemi & Sullivan 2014) on a face crop.
+
+    Needs ``pip install dlib-bin face-recognition-models`` (the latter ships
+    ``shape_predictor_68_face_landmarks.dat``). The crop is a SynthFace face resized to ``input_size``, the box
+    its landmarks' box, the same input the FFLD latency is measured on.
+    """
+    import importlib.util
+    from pathlib import Path
+
+    import cv2
+    import dlib
+
+    from ffld.data.base import landmark_box
+    from ffld.data.facecrop import crop_face
+    from ffld.data.synthetic import SynthFaceConfig, render_sample
+
+    spec = importlib.util.find_spec("face_recognition_models")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("face-recognition-models is not installed (pip install face-recognition-models)")
+    model_file = Path(spec.submodule_search_locations[0]) / "models" / "shape_predictor_68_face_landmarks.dat"
+    predictor = dlib.shape_predictor(str(model_file))
+    sample = render_sample(SynthFaceConfig(), "common", 0)
+    crop, matrix = crop_face(sample.image, landmark_box(sample.landmarks), input_size)
+    x0, y0, x1, y1 = (round(v) for v in cv2.transform(landmark_box(sample.landmarks).reshape(1, 2, 2), matrix).ravel())
+    box = dlib.rectangle(x0, y0, x1, y1)
+    seconds = median_seconds(lambda: predictor(crop, box), torch.device("cpu"), warmup, repeats)
+    return {"model": "dlib shape_predictor_68_face_landmarks", "dlib": dlib.__version__, "latency_ms": 1000 * seconds}
+
+
 def run_benchmarks(
     device: torch.device,
     batches: list[int],
@@ -160,11 +193,18 @@ def run_benchmarks(
     train_batches: list[int],
     num_landmarks: int = 68,
     input_size: int = 224,
+    with_dlib: bool = False,
+    repeats: int = 50,
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
-    """The inference grid (model × mode × precision × batch) and the training measurements."""
+    """The inference grid (model × mode × precision × batch) for ``num_landmarks``, the training measurements (of a
+    68-landmark 3-stage model) and, optionally, dlib's shape predictor measured in the same run.
+
+    ``repeats`` timed runs follow ``repeats // 5`` warm-up runs for inference; training uses a fifth of each.
+    """
     torch.manual_seed(0)
     models = {"baseline": FFLD(num_landmarks, stages=0), "ffld3": FFLD(num_landmarks, stages=3)}
+    warmup = max(1, repeats // 5)
     results: dict[str, Any] = {
         "input_size": input_size,
         "num_landmarks": num_landmarks,
@@ -177,7 +217,9 @@ def run_benchmarks(
             for precision in precisions:
                 for batch in batches:
                     row = {"model": name, "mode": mode, "precision": precision, "batch": batch}
-                    row.update(inference_speed(model, device, batch, mode, precision == "bf16", input_size))
+                    row.update(
+                        inference_speed(model, device, batch, mode, precision == "bf16", input_size, warmup, repeats)
+                    )
                     results["inference"].append(row)
                     log(
                         f"{name:8s} {mode:9s} {precision:4s} batch {batch:5d}: {row['latency_ms']:9.3f} ms, "
@@ -185,8 +227,11 @@ def run_benchmarks(
                     )
     for batch in train_batches:
         for precision in precisions:
-            row = {"model": "ffld3", "precision": precision, "batch": batch}
-            row.update(training_speed(models["ffld3"], device, batch, precision == "bf16", input_size))
+            row = {"model": "ffld3", "landmarks": IBUG68.num_points, "precision": precision, "batch": batch}
+            trained = FFLD(IBUG68.num_points, stages=3)
+            row.update(
+                training_speed(trained, device, batch, precision == "bf16", input_size, warmup, max(1, repeats // 5))
+            )
             results["training"].append(row)
             memory = f", peak {row['peak_memory_mb']:.0f} MB" if "peak_memory_mb" in row else ""
             log(
@@ -194,7 +239,10 @@ def run_benchmarks(
                 f"(pre-made tensors {row['images_per_s_premade']:8.1f}, ratio {row['input_pipeline_ratio']:.2f})"
                 + memory
             )
+    if with_dlib:
+        results["dlib"] = dlib_latency(input_size, warmup, 4 * repeats)
+        log(f"dlib shape predictor, batch 1: {results['dlib']['latency_ms']:.3f} ms")
     return results
 
 
-__all__ = ["MODES", "inference_speed", "median_seconds", "run_benchmarks", "training_speed"]
+__all__ = ["MODES", "dlib_latency", "inference_speed", "median_seconds", "run_benchmarks", "training_speed"]

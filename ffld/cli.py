@@ -91,7 +91,15 @@ def _bench(args: argparse.Namespace) -> None:
 
     device = choose_device(args.device)
     results = run_benchmarks(
-        device, args.batch, args.mode, args.precision, args.train_batch, args.landmarks, args.input_size
+        device,
+        args.batch,
+        args.mode,
+        args.precision,
+        args.train_batch,
+        args.landmarks,
+        args.input_size,
+        args.dlib,
+        args.repeats,
     )
     if args.output:
         print(f"written to {write_json(args.output, results, device)}")
@@ -159,6 +167,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--train-batch", type=int, nargs="*", default=[64], help="training batch sizes")
     bench.add_argument("--landmarks", type=int, default=68, help="number of landmarks N")
     bench.add_argument("--input-size", type=int, default=224, help="input side")
+    bench.add_argument("--dlib", action="store_true", help="also time dlib's 68-point shape predictor (CPU)")
+    bench.add_argument("--repeats", type=int, default=50, help="timed runs per inference figure (median reported)")
     bench.add_argument("--output", help="JSON file for the results, with provenance")
     bench.set_defaults(run=_bench)
 

@@ -140,8 +140,8 @@ def evaluate_checkpoint(
         workers: image-decoding processes.
         convert: let the readers convert grayscale, 16-bit and 4-channel images to RGB.
 
-    SynthFace is generated (or found in its cache under ``root``) with the generator settings the model was trained
-    with, read from the model's metadata.
+    SynthFace is generated (or found in its cache under ``root``, by default the training run's) with the generator
+    settings the model was trained with, read from the model's metadata.
 
     Returns:
         ``{"checkpoint", "dataset", "threshold", "subsets": {subset: [per-stage rows]}}``.
@@ -157,10 +157,13 @@ def evaluate_checkpoint(
     results["subsets"] = {}
     per_image = []
     trained_on = metadata.get("config", {}).get("data", {})
-    synthface = trained_on.get("synthface") if trained_on.get("dataset") == "synthface" else None
+    synthface = None
+    if info.name == "synthface" and trained_on.get("dataset") == "synthface":
+        synthface = trained_on.get("synthface")
+        root = trained_on.get("root") if root is None else root
     for split in splits or list(info.test_splits):
         faces = prepare_faces(
-            open_split(dataset, root, split, convert, synthface if info.name == "synthface" else None),
+            open_split(dataset, root, split, convert, synthface),
             metadata["input_size"],
             metadata["enlarge"],
             metadata["box"],

@@ -51,11 +51,10 @@ class Variant:
     @property
     def slug(self) -> str:
         """A folder name for the variant."""
-        base = "baseline" if not self.losses else "-".join(self.losses)
-        flags = "" if self.grad_low_level and self.grad_crop_location else (
-            f"_low{int(self.grad_low_level)}_loc{int(self.grad_crop_location)}"
-        )  # fmt: skip
-        return base + flags
+        base = "-".join(self.losses) if self.losses else "baseline"
+        if self.grad_low_level and self.grad_crop_location:
+            return base
+        return f"{base}_low{int(self.grad_low_level)}_loc{int(self.grad_crop_location)}"
 
     def overrides(self) -> dict[str, Any]:
         """Config overrides selecting this variant."""

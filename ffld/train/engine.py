@@ -33,6 +33,7 @@ from ffld.data.specs import inter_ocular
 from ffld.data.transforms import AffineParams, LandmarkAugment
 from ffld.evaluate import evaluate_faces
 from ffld.models import FFLD
+from ffld.provenance import provenance
 from ffld.train import distributed
 from ffld.train.config import TrainConfig, config_to_dict
 from ffld.train.objective import MultiLoss
@@ -106,8 +107,13 @@ class Trainer:
                 f"optimizer.batch_size {batch} is not divisible by the {self.process.world_size} processes"
             )
 
+        self.provenance = provenance(self.device)  # how this run was started, stored with every checkpoint
         self.info = dataset_info(config.data.dataset)
+        if not self.process.is_main:  # let rank 0 generate or decode first (e.g. SynthFace's cache), then read
+            distributed.barrier()
         self.train_faces = self._prepare(config.data.train).to(self.device)
+        if self.process.is_main:
+            distributed.barrier()
         if config.data.balance == "pdb":
             from ffld.data.pdb import pose_balanced_indices
 
@@ -189,6 +195,7 @@ class Trainer:
             "enlarge": data.enlarge,
             "box": data.box,
             "config": config_to_dict(self.config),
+            "provenance": self.provenance,
         }
 
     def _state(self) -> dict[str, Any]:
