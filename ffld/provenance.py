@@ -62,10 +62,11 @@ def provenance(device: torch.device | str | None = None, command: list[str] | No
         "device": device_description(device),
         "versions": {
             "python": platform.python_version(),
-            "torch": torch.__version__,
-            "torchvision": torchvision.__version__,
-            "numpy": np.__version__,
-            "ffld": ffld.__version__,
+            # plain str: torch.__version__ is a TorchVersion, which checkpoints loaded with weights_only refuse
+            "torch": str(torch.__version__),
+            "torchvision": str(torchvision.__version__),
+            "numpy": str(np.__version__),
+            "ffld": str(ffld.__version__),
         },
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }
