@@ -24,6 +24,7 @@ root (never machine-specific).
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -137,6 +138,25 @@ def model_path(name: str, root: Path = ROOT) -> Path:
     return path
 
 
+def model_provenance(name: str, root: Path = ROOT) -> str:
+    """Where a committed model came from: its run's provenance record when its metadata has one, and its SHA-256,
+    checked against the table of ``data/models/README.md`` (which records the command, commit, device and date of
+    the models committed before model files carried their provenance)."""
+    from ffld.checkpoint import read_metadata
+
+    path = model_path(name, root)
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    readme = root / MODELS / "README.md"
+    documented = readme.is_file() and digest in readme.read_text(encoding="utf-8")
+    line = f"{MODELS}/{name}.safetensors: sha256 {digest[:12]}…, " + (
+        f"documented in {MODELS}/README.md" if documented else f"not listed in {MODELS}/README.md"
+    )
+    record = read_metadata(path).get("provenance")
+    if record:
+        line += "; " + Result(f"{MODELS}/{name}.safetensors", {}, record).describe().split(": ", 1)[1]
+    return line
+
+
 def variant_result(summary: dict[str, Any], variant: Variant, condition: str = "clean") -> dict[str, Any] | None:
     """The aggregated result of one variant (``summary["variants"]["<condition>/<slug>"]``), or ``None``."""
     return summary["variants"].get(f"{condition}/{variant.slug}")
@@ -236,6 +256,7 @@ __all__ = [
     "find_results",
     "mean_std",
     "model_path",
+    "model_provenance",
     "noise_study",
     "paired_difference",
     "read_result",

@@ -13,6 +13,7 @@ from ffld.results import (
     evaluation_lines,
     find_results,
     model_path,
+    model_provenance,
     noise_study,
     paired_difference,
     read_result,
@@ -89,3 +90,19 @@ def test_noise_study_and_paired_differences():
     assert mean == pytest.approx(1.0) and spread == pytest.approx(0.0, abs=1e-12)
     assert noise_study({"spec": {}, "variants": {}}) is None
     assert paired_difference({"values": [1.0]}, {"values": [np.float64(3.0)]}) == (2.0, 0.0)
+
+
+def test_model_provenance_checks_the_documented_digest(tmp_path):
+    import hashlib
+
+    from ffld.checkpoint import save_model
+    from ffld.models import FFLD
+
+    path = tmp_path / "data/models/m.safetensors"
+    save_model(path, FFLD(5, stages=0), {"model": {"num_landmarks": 5, "stages": 0}})
+    assert model_provenance("m", tmp_path).endswith("not listed in data/models/README.md")
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    (tmp_path / "data/models/README.md").write_text(f"m: `{digest}`\n")
+    assert model_provenance("m", tmp_path) == (
+        f"data/models/m.safetensors: sha256 {digest[:12]}…, documented in data/models/README.md"
+    )
