@@ -141,4 +141,12 @@ def library_map_markdown() -> str:
     return "\n".join(lines)
 
 
-__all__ = ["FIGURE_STYLE", "LIBRARY_MAP", "SEED", "THREADS", "library_map_markdown", "setup", "toy_face"]
+__all__ = [
+    "FIGURE_STYLE",
+    "LIBRARY_MAP",
+    "SEED",
+    "THREADS",
+    "library_map_markdown",
+    "setup",
+    "toy_face",
+]

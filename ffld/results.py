@@ -1,0 +1,265 @@
+"""Committed results: where the book finds them, and reading them with their provenance.
+
+Figures that take hours (a seeded ablation) or hardware the book does not run on (a GPU) are measured once and
+committed as small files. Every JSON result is written by :func:`ffld.provenance.write_json`, so it carries a
+``provenance`` record (command, commit, device, library versions, date). The layout under the repository root:
+
+=================================================  ==========================================================
+``data/results/synthface-cpu/summary.json``        ``ffld experiment synthface-cpu --train --jobs 2`` (CPU
+                                                   scale: Tables 5 and 6, the number of stages, annotation
+                                                   noise; also ``table5.md``, ``table6.md``, ``noise.md``)
+``data/results/bench-cpu.json``                    ``ffld bench --device cpu ... --output``
+``data/results/gpu/bench*.json``                   ``ffld bench --device cuda ... --output``
+``data/results/gpu/<experiment>/summary.json``     ``ffld experiment <experiment> --train --results
+                                                   data/results/gpu`` (full-scale runs on a GPU)
+``data/results/gpu/<run>/results.json``            ``ffld evaluate runs/<run>/model.safetensors --dataset
+                                                   synthface --output data/results/gpu/<run>``
+``data/models/<name>.safetensors``                 trained models (:func:`ffld.checkpoint.load_model`)
+=================================================  ==========================================================
+
+A missing file is not an error: :func:`read_result` returns ``None`` and :func:`availability` says the file is
+absent, so a chapter can show how a file is read before it exists. Paths are printed relative to the repository
+root (never machine-specific).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ffld.experiments import TABLES, Variant
+
+ROOT = Path(__file__).resolve().parent.parent
+"""The repository root (the folder holding the ``ffld`` package)."""
+
+RESULTS = "data/results"
+MODELS = "data/models"
+CPU_EXPERIMENT = f"{RESULTS}/synthface-cpu/summary.json"
+CPU_BENCH = f"{RESULTS}/bench-cpu.json"
+GPU_BENCH = f"{RESULTS}/gpu/bench*.json"
+GPU_EXPERIMENTS = f"{RESULTS}/gpu/*/summary.json"
+GPU_EVALUATIONS = f"{RESULTS}/gpu/*/results.json"
+BOOK_MODELS = {"baseline": "synthface-cpu-baseline", "ffld": "synthface-cpu-ffld"}
+"""The two models the book loads: the seed-0 baseline and 3-stage ResNet18-FFLD (L2/L1/AL) of the CPU-scale
+experiment (SynthFace, 128×128 input)."""
+
+
+@dataclass(frozen=True)
+class Result:
+    """One committed result file.
+
+    Attributes:
+        path: the file, relative to the repository root.
+        data: its content without the provenance record.
+        provenance: how it was produced (empty if the file has none).
+    """
+
+    path: str
+    data: dict[str, Any]
+    provenance: dict[str, Any]
+
+    def describe(self) -> str:
+        """One line: the file, and the command, commit, device and date that produced it."""
+        record = self.provenance
+        if not record:
+            return f"{self.path}: no provenance record"
+        commit = str(record.get("commit", "unknown"))
+        short = commit[:10] + ("+dirty" if commit.endswith("+dirty") else "")
+        return (
+            f"{self.path}: `{_local(record.get('command', '?'))}` at commit {short}, "
+            f"on {record.get('device', '?')}, {record.get('date', '?')}"
+        )
+
+
+def _local(text: str) -> str:
+    """``text`` with the repository root's absolute path removed (result files are printed in the book)."""
+    return str(text).replace(str(ROOT) + "/", "").replace(str(ROOT), ".")
+
+
+def read_result(relative: str, root: Path = ROOT) -> Result | None:
+    """Read a committed JSON result, or ``None`` when it is absent.
+
+    Args:
+        relative: the path relative to ``root`` (e.g. :data:`CPU_EXPERIMENT`).
+        root: the repository root.
+    """
+    path = root / relative
+    if not path.is_file():
+        return None
+    content = json.loads(path.read_text(encoding="utf-8"))
+    provenance = content.pop("provenance", {})
+    return Result(relative, content, provenance)
+
+
+def find_results(pattern: str, root: Path = ROOT) -> list[Result]:
+    """Every committed JSON result matching a glob pattern relative to ``root`` (e.g. :data:`GPU_BENCH`), sorted."""
+    paths = sorted(root.glob(pattern))
+    return [result for path in paths if (result := read_result(str(path.relative_to(root)), root)) is not None]
+
+
+def availability(pattern: str, root: Path = ROOT) -> str:
+    """One line per matching file saying where it came from, or that nothing matching is committed."""
+    results = find_results(pattern, root)
+    if not results:
+        return f"{pattern}: absent (no such result is committed)"
+    return "\n".join(result.describe() for result in results)
+
+
+def evaluation_lines(result: Result) -> list[str]:
+    """One line per subset and stage of an ``ffld evaluate`` results file (NME, AUC and FR in %)."""
+    threshold = result.data["threshold"]
+    lines = []
+    for subset, rows in result.data["subsets"].items():
+        for row in rows:
+            lines.append(
+                f"{subset:>10} S{row['stage']}: NME {row['nme']:.2f}%, AUC@{threshold:g} {row['auc']:.2f}%, "
+                f"FR@{threshold:g} {row['fr']:.2f}%"
+            )
+    return lines
+
+
+def model_path(name: str, root: Path = ROOT) -> Path:
+    """A committed model file, ``data/models/<name>.safetensors``.
+
+    Raises:
+        FileNotFoundError: when it is not committed, naming the command that trains it.
+    """
+    path = root / MODELS / f"{name}.safetensors"
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{MODELS}/{name}.safetensors is not committed; it is the seed-0 run of "
+            "`ffld experiment synthface-cpu --train` copied into data/models/"
+        )
+    return path
+
+
+def model_provenance(name: str, root: Path = ROOT) -> str:
+    """Where a committed model came from: its run's provenance record when its metadata has one, and its SHA-256,
+    checked against the table of ``data/models/README.md`` (which records the command, commit, device and date of
+    the models committed before model files carried their provenance)."""
+    from ffld.checkpoint import read_metadata
+
+    path = model_path(name, root)
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    readme = root / MODELS / "README.md"
+    documented = readme.is_file() and digest in readme.read_text(encoding="utf-8")
+    line = f"{MODELS}/{name}.safetensors: sha256 {digest[:12]}…, " + (
+        f"documented in {MODELS}/README.md" if documented else f"not listed in {MODELS}/README.md"
+    )
+    record = read_metadata(path).get("provenance")
+    if record:
+        line += "; " + Result(f"{MODELS}/{name}.safetensors", {}, record).describe().split(": ", 1)[1]
+    return line
+
+
+def variant_result(summary: dict[str, Any], variant: Variant, condition: str = "clean") -> dict[str, Any] | None:
+    """The aggregated result of one variant (``summary["variants"]["<condition>/<slug>"]``), or ``None``."""
+    return summary["variants"].get(f"{condition}/{variant.slug}")
+
+
+def final_stage(result: dict[str, Any], subset: str, metric: str = "nme") -> dict[str, Any]:
+    """``{"mean", "std", "values"}`` of the last stage of a variant on a subset (metric: nme, auc or fr, in %)."""
+    return result[subset][-1][metric]
+
+
+def table_rows(
+    summary: dict[str, Any],
+    table: str,
+    subsets: tuple[str, ...] = ("common", "challenge", "full"),
+    metric: str = "nme",
+    condition: str = "clean",
+) -> list[dict[str, Any]]:
+    """The rows of one table of an experiment summary (see :data:`ffld.experiments.TABLES`), in table order.
+
+    Each row: ``variant`` (:class:`~ffld.experiments.Variant`), ``seeds``, and per subset the final stage's
+    ``{"mean", "std", "values"}``; variants missing from the summary are left out.
+    """
+    rows = []
+    for variant in TABLES[table]:
+        result = variant_result(summary, variant, condition)
+        if result is None:
+            continue
+        row: dict[str, Any] = {"variant": variant, "seeds": result["seeds"]}
+        row.update({subset: final_stage(result, subset, metric) for subset in subsets})
+        rows.append(row)
+    return rows
+
+
+def mean_std(entry: dict[str, Any]) -> str:
+    """``"mean ± std"`` with two decimals."""
+    return f"{entry['mean']:.2f} ± {entry['std']:.2f}"
+
+
+def ablation_table(summary: dict[str, Any], table: str, paper: dict[str, float] | None = None) -> str:
+    """A Markdown table of one ablation of an experiment summary: the gradient paths, the seeds, and the final
+    stage's NME (mean ± std over seeds, %) on common, challenge and full; ``paper`` maps a variant's slug to the
+    paper's NME (300W full set), shown in the last column."""
+    header = "| variant | ∇low_level | ∇crop_location | seeds | common | challenge | full |"
+    lines = [header + (" paper (300W full) |" if paper else ""), "|---" * (7 + bool(paper)) + "|"]
+    for row in table_rows(summary, table):
+        variant = row["variant"]
+        cells = [variant.name, "✓" if variant.grad_low_level else "✗", "✓" if variant.grad_crop_location else "✗"]
+        cells += [str(row["seeds"]), *(mean_std(row[subset]) for subset in ("common", "challenge", "full"))]
+        if paper:
+            cells.append(f"{paper[variant.slug]:.2f}" if variant.slug in paper else "–")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def noise_study(summary: dict[str, Any], subset: str = "full") -> dict[str, Any] | None:
+    """The annotation-noise runs of an experiment summary, or ``None`` if it has none.
+
+    Returns:
+        ``{"along", "across"}`` (the noise's standard deviations, px) and ``"rows"``: variant name -> condition
+        ("clean", "along", "across") -> the final stage's NME entry on ``subset`` (``None`` where not trained).
+    """
+    spec = summary.get("spec", {}).get("noise")
+    if not spec:
+        return None
+    rows = {}
+    for name in spec["variants"]:
+        variant = Variant(name, tuple(name.split("/")))
+        rows[name] = {}
+        for condition in ("clean", "along", "across"):
+            result = variant_result(summary, variant, condition)
+            rows[name][condition] = final_stage(result, subset) if result is not None else None
+    return {"along": spec["along"], "across": spec["across"], "rows": rows}
+
+
+def paired_difference(a: dict[str, Any], b: dict[str, Any]) -> tuple[float, float]:
+    """Mean and sample standard deviation over seeds of ``b - a`` (seed by seed: the runs share their baseline)."""
+    difference = np.asarray(b["values"], dtype=np.float64) - np.asarray(a["values"], dtype=np.float64)
+    spread = float(difference.std(ddof=1)) if difference.size > 1 else 0.0
+    return float(difference.mean()), spread
+
+
+__all__ = [
+    "BOOK_MODELS",
+    "CPU_BENCH",
+    "CPU_EXPERIMENT",
+    "GPU_BENCH",
+    "GPU_EVALUATIONS",
+    "GPU_EXPERIMENTS",
+    "MODELS",
+    "RESULTS",
+    "ROOT",
+    "Result",
+    "ablation_table",
+    "availability",
+    "evaluation_lines",
+    "final_stage",
+    "find_results",
+    "mean_std",
+    "model_path",
+    "model_provenance",
+    "noise_study",
+    "paired_difference",
+    "read_result",
+    "table_rows",
+    "variant_result",
+]
