@@ -230,11 +230,15 @@ class Experiment:
         }
         write_json(self.results_dir / "summary.json", summary)
         for table in self.spec.get("tables", []):
-            text = markdown_table(table, summary)
+            text = f"### {table} (mean ± std over seeds, %)\n\n" + markdown_table(table, summary)
             (self.results_dir / f"{table}.md").write_text(text)
             log(text)
         if self.spec.get("noise"):
-            text = noise_table(summary, self.spec["noise"])
+            noise = self.spec["noise"]
+            text = (
+                f"### annotation noise (std {noise['along']} px along / {noise['across']} px across; "
+                "full-set NME on the clean truth, %)\n\n" + noise_table(summary)
+            )
             (self.results_dir / "noise.md").write_text(text)
             log(text)
         return summary
@@ -259,44 +263,130 @@ def _aggregate(per_seed: list[dict[str, list[dict[str, float]]]]) -> dict[str, A
     return out
 
 
-def _cell(entry: dict[str, Any]) -> str:
+def variant_result(summary: dict[str, Any], variant: Variant, condition: str = "clean") -> dict[str, Any] | None:
+    """The aggregated result of one variant (``summary["variants"]["<condition>/<slug>"]``), or ``None``."""
+    return summary["variants"].get(f"{condition}/{variant.slug}")
+
+
+def final_stage(result: dict[str, Any], subset: str, metric: str = "nme") -> dict[str, Any]:
+    """``{"mean", "std", "values"}`` of the last stage of a variant on a subset (metric: nme, auc or fr, in %)."""
+    return result[subset][-1][metric]
+
+
+def table_rows(
+    summary: dict[str, Any],
+    table: str,
+    subsets: tuple[str, ...] = ("common", "challenge", "full"),
+    metric: str = "nme",
+    condition: str = "clean",
+) -> list[dict[str, Any]]:
+    """The rows of one table of a summary (:data:`TABLES`), in table order.
+
+    Each row: ``variant`` (:class:`Variant`), ``seeds``, and per subset the final stage's
+    ``{"mean", "std", "values"}``; variants missing from the summary are left out.
+    """
+    rows = []
+    for variant in TABLES[table]:
+        result = variant_result(summary, variant, condition)
+        if result is None:
+            continue
+        row: dict[str, Any] = {"variant": variant, "seeds": result["seeds"]}
+        row.update({subset: final_stage(result, subset, metric) for subset in subsets})
+        rows.append(row)
+    return rows
+
+
+def mean_std(entry: dict[str, Any]) -> str:
+    """``"mean ± std"`` with two decimals."""
     return f"{entry['mean']:.2f} ± {entry['std']:.2f}"
 
 
-def markdown_table(table: str, summary: dict[str, Any]) -> str:
-    """One table of the summary: final-stage NME, AUC@0.08 and FR@0.08 (%) on common and challenge."""
-    header = "| variant | ∇low | ∇loc | common NME | challenge NME | full NME | full AUC@0.08 | full FR@0.08 |"
-    lines = [f"### {table} (mean ± std over seeds, %)", "", header, "|" + "---|" * 8]
-    for variant in TABLES[table]:
-        result = summary["variants"].get(f"clean/{variant.slug}")
-        if result is None:
-            continue
-        final = {subset: result[subset][-1] for subset in ("common", "challenge", "full")}
-        lines.append(
-            f"| {variant.name} | {'✓' if variant.grad_low_level else '✗'} | "
-            f"{'✓' if variant.grad_crop_location else '✗'} | {_cell(final['common']['nme'])} | "
-            f"{_cell(final['challenge']['nme'])} | {_cell(final['full']['nme'])} | {_cell(final['full']['auc'])} | "
-            f"{_cell(final['full']['fr'])} |"
-        )
+def markdown_table(table: str, summary: dict[str, Any], paper: dict[str, float] | None = None) -> str:
+    """One table of a summary in Markdown: the gradient paths, the seeds, and the final stage's NME on common,
+    challenge and full, AUC@0.08 and FR@0.08 on full (mean ± std over seeds, %).
+
+    Args:
+        table: a key of :data:`TABLES`.
+        summary: what :meth:`Experiment.summarise` returns (or its ``summary.json``).
+        paper: variant slug -> the paper's NME (300W full set), shown in a last column.
+    """
+    header = "| variant | ∇low | ∇loc | seeds | common NME | challenge NME | full NME | full AUC@0.08 | full FR@0.08 |"
+    lines = [header + (" paper (300W full) |" if paper else ""), "|---" * (9 + bool(paper)) + "|"]
+    nme = {row["variant"].slug: row for row in table_rows(summary, table)}
+    for row in table_rows(summary, table, ("full",), "auc"):
+        variant = row["variant"]
+        fr = final_stage(variant_result(summary, variant), "full", "fr")
+        cells = [variant.name, "✓" if variant.grad_low_level else "✗", "✓" if variant.grad_crop_location else "✗"]
+        cells += [
+            str(row["seeds"]),
+            *(mean_std(nme[variant.slug][subset]) for subset in ("common", "challenge", "full")),
+        ]
+        cells += [mean_std(row["full"]), mean_std(fr)]
+        if paper:
+            cells.append(f"{paper[variant.slug]:.2f}" if variant.slug in paper else "–")
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
-def noise_table(summary: dict[str, Any], noise: dict[str, Any]) -> str:
-    """Full-set NME against the clean landmarks, trained on annotations noisy along or across the boundaries."""
-    lines = [
-        f"### annotation noise (std {noise['along']} px along / {noise['across']} px across; NME on clean truth, %)",
-        "",
-        "| variant | clean | noise along | noise across |",
-        "|---|---|---|---|",
-    ]
-    for name in noise["variants"]:
-        slug = _variant(name).slug
-        cells = []
+def noise_study(summary: dict[str, Any], subset: str = "full") -> dict[str, Any] | None:
+    """The annotation-noise runs of a summary, or ``None`` if it has none.
+
+    Returns:
+        ``{"along", "across"}`` (the noise's standard deviations, px) and ``"rows"``: variant name -> condition
+        ("clean", "along", "across") -> the final stage's NME entry on ``subset`` (``None`` where not trained).
+    """
+    spec = summary.get("spec", {}).get("noise")
+    if not spec:
+        return None
+    rows: dict[str, dict[str, Any]] = {}
+    for name in spec["variants"]:
+        rows[name] = {}
         for condition in ("clean", "along", "across"):
-            result = summary["variants"].get(f"{condition}/{slug}")
-            cells.append(_cell(result["full"][-1]["nme"]) if result else "–")
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+            result = variant_result(summary, _variant(name), condition)
+            rows[name][condition] = final_stage(result, subset) if result is not None else None
+    return {"along": spec["along"], "across": spec["across"], "rows": rows}
+
+
+def paired_difference(a: dict[str, Any], b: dict[str, Any]) -> tuple[float, float]:
+    """Mean and sample standard deviation over seeds of ``b - a``, seed by seed (the runs of a seed share their
+    pre-trained baseline and data order, so their difference is less noisy than either)."""
+    difference = np.asarray(b["values"], dtype=np.float64) - np.asarray(a["values"], dtype=np.float64)
+    spread = float(difference.std(ddof=1)) if difference.size > 1 else 0.0
+    return float(difference.mean()), spread
+
+
+def noise_table(summary: dict[str, Any]) -> str:
+    """Full-set NME against the clean landmarks of models trained on annotations made noisy along or across the
+    boundaries (Sect. 4.3), and the across − along difference paired by seed; empty if the summary has no noise
+    runs."""
+    study = noise_study(summary)
+    if study is None:
+        return ""
+    lines = [
+        "| variant | clean | noise along | noise across | across − along |",
+        "|---|---|---|---|---|",
+    ]
+    for name, row in study["rows"].items():
+        cells = [mean_std(row[condition]) if row[condition] else "–" for condition in ("clean", "along", "across")]
+        gap = "–"
+        if row["along"] and row["across"]:
+            mean, spread = paired_difference(row["along"], row["across"])
+            gap = f"{mean:+.2f} ± {spread:.2f}"
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {gap} |")
     return "\n".join(lines) + "\n"
 
 
-__all__ = ["TABLES", "Experiment", "Run", "Variant", "markdown_table", "noise_table"]
+__all__ = [
+    "TABLES",
+    "Experiment",
+    "Run",
+    "Variant",
+    "final_stage",
+    "markdown_table",
+    "mean_std",
+    "noise_study",
+    "noise_table",
+    "paired_difference",
+    "table_rows",
+    "variant_result",
+]

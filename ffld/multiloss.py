@@ -1,5 +1,5 @@
-"""The multi-loss scheme, measured (Sect. 4, Table 5): how hard each loss pulls on small and large errors, and the
-paper's Table 5 next to the CPU-scale ablation on SynthFace.
+"""The multi-loss scheme, measured (Sect. 4, Table 5): small live training runs, and how hard each loss pulls on
+small and large errors.
 
 Sect. 4 assigns "loss functions sensitive to big errors" to the coarse stages and "loss functions more sensitive to
 small errors" to the fine ones. What a loss does to an error is its gradient: :func:`gradient_profile` moves the
@@ -7,8 +7,8 @@ prediction of every landmark ``d`` image pixels across its boundary (the directi
 returns the mean magnitude of each loss's gradient with respect to that prediction, as a function of ``d``, on the
 feature maps of a trained model.
 
-:data:`PAPER_TABLE5` holds the NMEs of Table 5 and :func:`table5_rows` puts them next to the committed summary of
-``ffld experiment synthface-cpu`` (:mod:`ffld.experiments`).
+The paper's Table 5 is :data:`ffld.paper.TABLE5_LOSSES`; its CPU-scale counterpart is a table of
+``ffld experiment synthface-cpu`` (:func:`ffld.experiments.markdown_table`).
 """
 
 from __future__ import annotations
@@ -21,26 +21,10 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
-from ffld.experiments import TABLES
 from ffld.geometry import image_to_feature
 from ffld.losses import align_loss, l1_loss, l2_loss
 from ffld.plotting import check_labelled
 from ffld.train.config import TrainConfig, load_config
-
-PAPER_TABLE5: dict[str, float] = {
-    "baseline": 4.98,
-    "L2/L2": 3.85,
-    "L2/L1": 3.77,
-    "L2/L2/L2": 3.81,
-    "L1/L1/L1": 3.76,
-    "AL/AL/AL": 3.95,
-    "L2/L1/AL": 3.66,
-}
-"""Table 5 of the paper: inter-ocular NME (%) on 300W (full set) of ResNet18 with the refinement stages' losses.
-
-The table lists one more 3-stage assignment, at 3.72%, whose loss label is illegible in the copy of the paper this
-library was written from; it is left out. 3.66% (bold in the paper) is L2/L1/AL, the full model, equal to the last
-row of Table 6."""
 
 
 def small_config(
@@ -182,51 +166,10 @@ def training_figure(histories: dict[str, list[dict[str, Any]]], split: str = "co
     return check_labelled(figure)
 
 
-def table5_rows(summary: dict[str, Any]) -> list[dict[str, Any]]:
-    """Table 5 of the paper next to the CPU-scale ablation.
-
-    Args:
-        summary: the ``summary.json`` of ``ffld experiment synthface-cpu`` (see :mod:`ffld.experiments`).
-
-    Returns:
-        One row per variant of ``TABLES["table5"]`` present in the summary: ``variant``, ``paper`` (NME %, 300W),
-        and for the final stage on SynthFace's ``full``, ``common`` and ``challenge`` sets the mean and standard
-        deviation over seeds (``full``, ``full_std``, ...), and ``seeds``.
-    """
-    rows = []
-    for variant in TABLES["table5"]:
-        result = summary["variants"].get(f"clean/{variant.slug}")
-        if result is None:
-            continue
-        row: dict[str, Any] = {"variant": variant.name, "paper": PAPER_TABLE5.get(variant.name)}
-        for subset in ("full", "common", "challenge"):
-            final = result[subset][-1]["nme"]
-            row[subset], row[f"{subset}_std"] = final["mean"], final["std"]
-        row["seeds"] = result["seeds"]
-        rows.append(row)
-    return rows
-
-
-def table5_markdown(rows: list[dict[str, Any]]) -> str:
-    """:func:`table5_rows` as a Markdown table (NME in %, mean ± std over seeds)."""
-    lines = [
-        "| variant | paper, 300W | SynthFace full | common | challenge |",
-        "| --- | --- | --- | --- | --- |",
-    ]
-    for row in rows:
-        cells = [f"{row[s]:.2f} ± {row[f'{s}_std']:.2f}" for s in ("full", "common", "challenge")]
-        paper = "–" if row["paper"] is None else f"{row['paper']:.2f}"
-        lines.append(f"| {row['variant']} | {paper} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
-
-
 __all__ = [
-    "PAPER_TABLE5",
     "gradient_profile",
     "profile_figure",
     "profile_losses",
     "small_config",
-    "table5_markdown",
-    "table5_rows",
     "training_figure",
 ]

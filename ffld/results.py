@@ -30,10 +30,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from ffld.experiments import TABLES, Variant
-
 ROOT = Path(__file__).resolve().parent.parent
 """The repository root (the folder holding the ``ffld`` package)."""
 
@@ -157,87 +153,6 @@ def model_provenance(name: str, root: Path = ROOT) -> str:
     return line
 
 
-def variant_result(summary: dict[str, Any], variant: Variant, condition: str = "clean") -> dict[str, Any] | None:
-    """The aggregated result of one variant (``summary["variants"]["<condition>/<slug>"]``), or ``None``."""
-    return summary["variants"].get(f"{condition}/{variant.slug}")
-
-
-def final_stage(result: dict[str, Any], subset: str, metric: str = "nme") -> dict[str, Any]:
-    """``{"mean", "std", "values"}`` of the last stage of a variant on a subset (metric: nme, auc or fr, in %)."""
-    return result[subset][-1][metric]
-
-
-def table_rows(
-    summary: dict[str, Any],
-    table: str,
-    subsets: tuple[str, ...] = ("common", "challenge", "full"),
-    metric: str = "nme",
-    condition: str = "clean",
-) -> list[dict[str, Any]]:
-    """The rows of one table of an experiment summary (see :data:`ffld.experiments.TABLES`), in table order.
-
-    Each row: ``variant`` (:class:`~ffld.experiments.Variant`), ``seeds``, and per subset the final stage's
-    ``{"mean", "std", "values"}``; variants missing from the summary are left out.
-    """
-    rows = []
-    for variant in TABLES[table]:
-        result = variant_result(summary, variant, condition)
-        if result is None:
-            continue
-        row: dict[str, Any] = {"variant": variant, "seeds": result["seeds"]}
-        row.update({subset: final_stage(result, subset, metric) for subset in subsets})
-        rows.append(row)
-    return rows
-
-
-def mean_std(entry: dict[str, Any]) -> str:
-    """``"mean ± std"`` with two decimals."""
-    return f"{entry['mean']:.2f} ± {entry['std']:.2f}"
-
-
-def ablation_table(summary: dict[str, Any], table: str, paper: dict[str, float] | None = None) -> str:
-    """A Markdown table of one ablation of an experiment summary: the gradient paths, the seeds, and the final
-    stage's NME (mean ± std over seeds, %) on common, challenge and full; ``paper`` maps a variant's slug to the
-    paper's NME (300W full set), shown in the last column."""
-    header = "| variant | ∇low_level | ∇crop_location | seeds | common | challenge | full |"
-    lines = [header + (" paper (300W full) |" if paper else ""), "|---" * (7 + bool(paper)) + "|"]
-    for row in table_rows(summary, table):
-        variant = row["variant"]
-        cells = [variant.name, "✓" if variant.grad_low_level else "✗", "✓" if variant.grad_crop_location else "✗"]
-        cells += [str(row["seeds"]), *(mean_std(row[subset]) for subset in ("common", "challenge", "full"))]
-        if paper:
-            cells.append(f"{paper[variant.slug]:.2f}" if variant.slug in paper else "–")
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
-
-
-def noise_study(summary: dict[str, Any], subset: str = "full") -> dict[str, Any] | None:
-    """The annotation-noise runs of an experiment summary, or ``None`` if it has none.
-
-    Returns:
-        ``{"along", "across"}`` (the noise's standard deviations, px) and ``"rows"``: variant name -> condition
-        ("clean", "along", "across") -> the final stage's NME entry on ``subset`` (``None`` where not trained).
-    """
-    spec = summary.get("spec", {}).get("noise")
-    if not spec:
-        return None
-    rows = {}
-    for name in spec["variants"]:
-        variant = Variant(name, tuple(name.split("/")))
-        rows[name] = {}
-        for condition in ("clean", "along", "across"):
-            result = variant_result(summary, variant, condition)
-            rows[name][condition] = final_stage(result, subset) if result is not None else None
-    return {"along": spec["along"], "across": spec["across"], "rows": rows}
-
-
-def paired_difference(a: dict[str, Any], b: dict[str, Any]) -> tuple[float, float]:
-    """Mean and sample standard deviation over seeds of ``b - a`` (seed by seed: the runs share their baseline)."""
-    difference = np.asarray(b["values"], dtype=np.float64) - np.asarray(a["values"], dtype=np.float64)
-    spread = float(difference.std(ddof=1)) if difference.size > 1 else 0.0
-    return float(difference.mean()), spread
-
-
 __all__ = [
     "BOOK_MODELS",
     "CPU_BENCH",
@@ -249,17 +164,10 @@ __all__ = [
     "RESULTS",
     "ROOT",
     "Result",
-    "ablation_table",
     "availability",
     "evaluation_lines",
-    "final_stage",
     "find_results",
-    "mean_std",
     "model_path",
     "model_provenance",
-    "noise_study",
-    "paired_difference",
     "read_result",
-    "table_rows",
-    "variant_result",
 ]

@@ -4,10 +4,20 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 import yaml
 
-from ffld.experiments import TABLES, Experiment, _aggregate, markdown_table
+from ffld.experiments import (
+    TABLES,
+    Experiment,
+    _aggregate,
+    markdown_table,
+    noise_study,
+    noise_table,
+    paired_difference,
+    table_rows,
+)
 
 
 def test_tables_follow_the_paper():
@@ -37,6 +47,58 @@ def test_aggregate_mean_and_sample_std_over_seeds():
     assert result["full"][0]["auc"]["std"] == 0.0
 
 
+def per_seed(nme: float) -> dict:
+    """One seed's evaluation (subset -> per-stage rows) with final-stage NME ``nme``."""
+    rows = [{"stage": 0, "nme": nme + 1.0, "auc": 50.0, "fr": 5.0}, {"stage": 1, "nme": nme, "auc": 60.0, "fr": 2.0}]
+    return {subset: rows for subset in ("common", "challenge", "full")}
+
+
+def summary() -> dict:
+    """An experiment summary in the format of ``Experiment.summarise`` (3 seeds, Table 6 and the noise runs)."""
+    variants = {}
+    for index, variant in enumerate(TABLES["table6"]):
+        variants[f"clean/{variant.slug}"] = _aggregate([per_seed(4.0 - 0.1 * index + 0.01 * s) for s in range(3)])
+    for condition, base in (("along", 5.0), ("across", 6.0)):
+        variants[f"{condition}/L2-L1-AL"] = _aggregate([per_seed(base + 0.02 * s) for s in range(3)])
+    spec = {"seeds": [0, 1, 2], "noise": {"along": 2.0, "across": 2.0, "variants": ["L2/L1/L1", "L2/L1/AL"]}}
+    return {"experiment": "test", "spec": spec, "variants": variants}
+
+
+def test_table_rows_and_markdown():
+    data = summary()
+    rows = table_rows(data, "table6")
+    assert [row["variant"].slug for row in rows] == [variant.slug for variant in TABLES["table6"]]
+    assert rows[0]["seeds"] == 3
+    assert rows[0]["full"]["values"] == pytest.approx([4.0, 4.01, 4.02])
+    assert rows[-1]["full"]["mean"] == pytest.approx(3.71)
+    text = markdown_table("table6", data, {rows[-1]["variant"].slug: 3.66})
+    lines = text.splitlines()
+    assert len(lines) == 2 + 4 and lines[0].endswith("paper (300W full) |")
+    # common, challenge and full NME, then AUC and FR on full (mean ± sample std over the 3 seeds)
+    assert (
+        lines[2]
+        == "| L2/L1/AL | ✗ | ✗ | 3 | " + " | ".join(["4.01 ± 0.01"] * 3) + " | 60.00 ± 0.00 | 2.00 ± 0.00 | – |"
+    )
+    assert lines[-1].endswith("| 3.66 |")
+    assert [row["variant"].name for row in table_rows(data, "table5")] == ["L2/L1/AL"]  # the others are missing
+
+
+def test_noise_study_and_paired_differences():
+    study = noise_study(summary())
+    assert (study["along"], study["across"]) == (2.0, 2.0)
+    assert study["rows"]["L2/L1/L1"] == {"clean": None, "along": None, "across": None}
+    row = study["rows"]["L2/L1/AL"]
+    assert row["clean"]["mean"] == pytest.approx(3.71) and row["along"]["mean"] == pytest.approx(5.02)
+    mean, spread = paired_difference(row["along"], row["across"])
+    assert mean == pytest.approx(1.0) and spread == pytest.approx(0.0, abs=1e-12)
+    assert noise_study({"spec": {}, "variants": {}}) is None
+    assert paired_difference({"values": [1.0]}, {"values": [np.float64(3.0)]}) == (2.0, 0.0)
+    table = noise_table(summary()).splitlines()
+    assert table[2] == "| L2/L1/L1 | – | – | – | – |"
+    assert table[3] == "| L2/L1/AL | 3.71 ± 0.01 | 5.02 ± 0.02 | 6.02 ± 0.02 | +1.00 ± 0.00 |"
+    assert noise_table({"spec": {}, "variants": {}}) == ""
+
+
 def test_tiny_experiment_end_to_end(tmp_path):
     common = {
         "data": {"dataset": "synthface", "root": str(tmp_path / "synthface"), "input_size": 64, "test": [],
@@ -62,4 +124,5 @@ def test_tiny_experiment_end_to_end(tmp_path):
     assert len(summary["variants"]["clean/L2-L1-AL"]["full"]) == 4  # S0..S3
     saved = json.loads((tmp_path / "results" / "tiny" / "summary.json").read_text())
     assert "provenance" in saved and saved["variants"] == json.loads(json.dumps(summary["variants"]))
-    assert markdown_table("stages", summary).count("\n| ") == 1 + 4  # header and one row per variant
+    table = markdown_table("stages", summary).splitlines()
+    assert table[0].startswith("| variant |") and len(table) == 2 + 4  # header, rule and one row per variant
