@@ -151,14 +151,18 @@ class Experiment:
         return {"data.synthface.noise_along" if noise == "along" else "data.synthface.noise_across": amount}
 
     def runs(self) -> list[Run]:
-        """Every fine-tuning run (clean data for the tables, noisy data for the noise study)."""
+        """Every fine-tuning run: clean data for the tables; for the noise study, each of its variants on data with
+        noise along and across the boundaries, and on clean data if no table has it."""
         runs = []
+        in_tables = {variant.slug for variant in self.variants()}
         for seed in self.spec["seeds"]:
             for variant in self.variants():
                 runs.append(self._finetune(seed, variant, "clean"))
-            for noise in ("along", "across"):
-                for name in self.spec.get("noise", {}).get("variants", []):
-                    runs.append(self._finetune(seed, _variant(name), noise))
+            for name in self.spec.get("noise", {}).get("variants", []):
+                variant = _variant(name)
+                for noise in ("clean", "along", "across"):
+                    if noise != "clean" or variant.slug not in in_tables:
+                        runs.append(self._finetune(seed, variant, noise))
         return runs
 
     def _finetune(self, seed: int, variant: Variant, noise: str) -> Run:

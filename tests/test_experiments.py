@@ -126,3 +126,20 @@ def test_tiny_experiment_end_to_end(tmp_path):
     assert "provenance" in saved and saved["variants"] == json.loads(json.dumps(summary["variants"]))
     table = markdown_table("stages", summary).splitlines()
     assert table[0].startswith("| variant |") and len(table) == 2 + 4  # header, rule and one row per variant
+
+
+def test_noise_study_runs_include_clean_runs_missing_from_the_tables(tmp_path):
+    spec = {"pretrain": "synthface-cpu-baseline", "finetune": "synthface-cpu", "seeds": [0, 1], "tables": ["stages"],
+            "noise": {"along": 2.0, "across": 2.0, "variants": ["L2/L1/L1", "L2/L1/AL"]}}  # fmt: skip
+    (tmp_path / "noisy.yaml").write_text(yaml.safe_dump(spec))
+    experiment = Experiment(str(tmp_path / "noisy.yaml"), tmp_path / "runs", tmp_path / "results")
+    runs = {(run.seed, run.noise, run.variant.slug) for run in experiment.runs()}
+    expected = {(seed, "clean", variant.slug) for seed in (0, 1) for variant in TABLES["stages"]}
+    expected |= {
+        (seed, noise, slug) for seed in (0, 1) for noise in ("along", "across") for slug in ("L2-L1-L1", "L2-L1-AL")
+    }
+    expected |= {(seed, "clean", "L2-L1-L1") for seed in (0, 1)}  # L2/L1/AL's clean run is a row of "stages"
+    assert runs == expected and len(experiment.runs()) == len(expected)
+    noisy = [run for run in experiment.runs() if run.noise == "along"]
+    assert all(run.overrides["data.synthface.noise_along"] == 2.0 for run in noisy)
+    assert all(run.overrides["init"].endswith(f"along/seed{run.seed}/pretrain/model.safetensors") for run in noisy)
