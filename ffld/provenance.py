@@ -54,10 +54,21 @@ def device_description(device: torch.device | str | None = None) -> str:
     return f"CPU: {model}, {os.cpu_count()} cores, {torch.get_num_threads()} torch threads"
 
 
+def current_command() -> list[str]:
+    """The command line of this process as it was typed: the program's name, or ``python -m <module>`` when the
+    process runs a module's ``__main__`` (``sys.argv[0]`` is then the path of ``__main__.py``)."""
+    program = Path(sys.argv[0])
+    main = sys.modules.get("__main__")
+    module = getattr(getattr(main, "__spec__", None), "name", None)
+    if program.name == "__main__.py" and module:
+        return ["python", "-m", module.removesuffix(".__main__"), *sys.argv[1:]]
+    return [program.name, *sys.argv[1:]]
+
+
 def provenance(device: torch.device | str | None = None, command: list[str] | None = None) -> dict[str, Any]:
     """A record of how a result was produced."""
     return {
-        "command": " ".join(command if command is not None else [Path(sys.argv[0]).name, *sys.argv[1:]]),
+        "command": " ".join(command if command is not None else current_command()),
         "commit": git_commit(),
         "device": device_description(device),
         "versions": {
@@ -82,4 +93,4 @@ def write_json(path: str | os.PathLike, results: dict[str, Any], device: torch.d
     return path
 
 
-__all__ = ["device_description", "git_commit", "provenance", "write_json"]
+__all__ = ["current_command", "device_description", "git_commit", "provenance", "write_json"]

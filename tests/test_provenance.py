@@ -1,6 +1,8 @@
 """ffld.provenance: the record every result and checkpoint carries is plain data."""
 
 import json
+import subprocess
+import sys
 
 from ffld.checkpoint import load_state, save_state
 from ffld.provenance import provenance
@@ -13,3 +15,15 @@ def test_provenance_is_plain_data_that_checkpoints_can_hold(tmp_path):
     assert json.loads(json.dumps(record)) == record
     save_state(tmp_path / "state.pt", {"metadata": {"provenance": record}})
     assert load_state(tmp_path / "state.pt")["metadata"]["provenance"] == record  # weights_only=True
+
+
+def test_the_command_of_a_module_run_names_the_module(tmp_path):
+    package = tmp_path / "somepackage"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "__main__.py").write_text("from ffld.provenance import current_command\nprint(current_command())\n")
+    output = subprocess.run(
+        [sys.executable, "-m", "somepackage", "bench", "--count", "3"],
+        cwd=tmp_path, capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    assert output.strip() == str(["python", "-m", "somepackage", "bench", "--count", "3"])
