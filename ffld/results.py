@@ -9,6 +9,7 @@ committed as small files. Every JSON result is written by :func:`ffld.provenance
                                                    scale: Tables 5 and 6, the number of stages, annotation
                                                    noise; also ``table5.md``, ``table6.md``, ``noise.md``)
 ``data/results/bench-cpu.json``                    ``ffld bench --device cpu ... --output``
+``data/results/synthface-generation-cpu.json``     ``python -m ffld.data.synthetic bench --output``
 ``data/results/gpu/bench*.json``                   ``ffld bench --device cuda ... --output``
 ``data/results/gpu/<experiment>/summary.json``     ``ffld experiment <experiment> --train --results
                                                    data/results/gpu`` (full-scale runs on a GPU)
@@ -37,6 +38,7 @@ RESULTS = "data/results"
 MODELS = "data/models"
 CPU_EXPERIMENT = f"{RESULTS}/synthface-cpu/summary.json"
 CPU_BENCH = f"{RESULTS}/bench-cpu.json"
+CPU_GENERATION = f"{RESULTS}/synthface-generation-cpu.json"
 GPU_BENCH = f"{RESULTS}/gpu/bench*.json"
 GPU_EXPERIMENTS = f"{RESULTS}/gpu/*/summary.json"
 GPU_EVALUATIONS = f"{RESULTS}/gpu/*/results.json"
@@ -156,6 +158,7 @@ def model_provenance(name: str, root: Path = ROOT) -> str:
 __all__ = [
     "BOOK_MODELS",
     "CPU_BENCH",
+    "CPU_GENERATION",
     "CPU_EXPERIMENT",
     "GPU_BENCH",
     "GPU_EVALUATIONS",
