@@ -158,8 +158,8 @@ def model_provenance(name: str, root: Path = ROOT) -> str:
 __all__ = [
     "BOOK_MODELS",
     "CPU_BENCH",
-    "CPU_GENERATION",
     "CPU_EXPERIMENT",
+    "CPU_GENERATION",
     "GPU_BENCH",
     "GPU_EVALUATIONS",
     "GPU_EXPERIMENTS",
