@@ -234,7 +234,11 @@ class Experiment:
         }
         write_json(self.results_dir / "summary.json", summary)
         for table in self.spec.get("tables", []):
-            text = f"### {table} (mean ± std over seeds, %)\n\n" + markdown_table(table, summary)
+            text = "\n".join(
+                f"### {table}: {label} of the final stage (mean ± std over seeds, %)\n\n"
+                + markdown_table(table, summary, metric)
+                for metric, label in METRICS.items()
+            )
             (self.results_dir / f"{table}.md").write_text(text)
             log(text)
         if self.spec.get("noise"):
@@ -305,27 +309,29 @@ def mean_std(entry: dict[str, Any]) -> str:
     return f"{entry['mean']:.2f} ± {entry['std']:.2f}"
 
 
-def markdown_table(table: str, summary: dict[str, Any], paper: dict[str, float] | None = None) -> str:
-    """One table of a summary in Markdown: the gradient paths, the seeds, and the final stage's NME on common,
-    challenge and full, AUC@0.08 and FR@0.08 on full (mean ± std over seeds, %).
+METRICS = {"nme": "NME", "auc": "AUC@0.08", "fr": "FR@0.08"}
+"""The metrics of a summary (in %): inter-ocular NME, and AUC and failure rate at SynthFace's threshold."""
+
+
+def markdown_table(
+    table: str, summary: dict[str, Any], metric: str = "nme", paper: dict[str, float] | None = None
+) -> str:
+    """One table of a summary in Markdown: the gradient paths, the seeds, and one metric of the final stage on
+    common, challenge and full (mean ± std over seeds, %).
 
     Args:
         table: a key of :data:`TABLES`.
         summary: what :meth:`Experiment.summarise` returns (or its ``summary.json``).
+        metric: a key of :data:`METRICS`.
         paper: variant slug -> the paper's NME (300W full set), shown in a last column.
     """
-    header = "| variant | ∇low | ∇loc | seeds | common NME | challenge NME | full NME | full AUC@0.08 | full FR@0.08 |"
-    lines = [header + (" paper (300W full) |" if paper else ""), "|---" * (9 + bool(paper)) + "|"]
-    nme = {row["variant"].slug: row for row in table_rows(summary, table)}
-    for row in table_rows(summary, table, ("full",), "auc"):
+    subsets = ("common", "challenge", "full")
+    header = "| variant | ∇low | ∇loc | seeds | " + " | ".join(f"{s} {METRICS[metric]}" for s in subsets) + " |"
+    lines = [header + (" paper NME (300W full) |" if paper else ""), "|---" * (7 + bool(paper)) + "|"]
+    for row in table_rows(summary, table, subsets, metric):
         variant = row["variant"]
-        fr = final_stage(variant_result(summary, variant), "full", "fr")
         cells = [variant.name, "✓" if variant.grad_low_level else "✗", "✓" if variant.grad_crop_location else "✗"]
-        cells += [
-            str(row["seeds"]),
-            *(mean_std(nme[variant.slug][subset]) for subset in ("common", "challenge", "full")),
-        ]
-        cells += [mean_std(row["full"]), mean_std(fr)]
+        cells += [str(row["seeds"]), *(mean_std(row[subset]) for subset in subsets)]
         if paper:
             cells.append(f"{paper[variant.slug]:.2f}" if variant.slug in paper else "–")
         lines.append("| " + " | ".join(cells) + " |")
@@ -381,6 +387,7 @@ def noise_table(summary: dict[str, Any]) -> str:
 
 
 __all__ = [
+    "METRICS",
     "TABLES",
     "Experiment",
     "Run",

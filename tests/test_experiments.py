@@ -71,14 +71,14 @@ def test_table_rows_and_markdown():
     assert rows[0]["seeds"] == 3
     assert rows[0]["full"]["values"] == pytest.approx([4.0, 4.01, 4.02])
     assert rows[-1]["full"]["mean"] == pytest.approx(3.71)
-    text = markdown_table("table6", data, {rows[-1]["variant"].slug: 3.66})
+    text = markdown_table("table6", data, paper={rows[-1]["variant"].slug: 3.66})
     lines = text.splitlines()
-    assert len(lines) == 2 + 4 and lines[0].endswith("paper (300W full) |")
-    # common, challenge and full NME, then AUC and FR on full (mean ± sample std over the 3 seeds)
-    assert (
-        lines[2]
-        == "| L2/L1/AL | ✗ | ✗ | 3 | " + " | ".join(["4.01 ± 0.01"] * 3) + " | 60.00 ± 0.00 | 2.00 ± 0.00 | – |"
-    )
+    assert len(lines) == 2 + 4 and lines[0].endswith("| full NME | paper NME (300W full) |")
+    # common, challenge and full NME (mean ± sample std over the 3 seeds); no paper value for this row
+    assert lines[2] == "| L2/L1/AL | ✗ | ✗ | 3 | " + " | ".join(["4.01 ± 0.01"] * 3) + " | – |"
+    auc, fr = (markdown_table("table6", data, metric).splitlines() for metric in ("auc", "fr"))
+    assert auc[0].endswith("| full AUC@0.08 |") and auc[2].endswith(" | 60.00 ± 0.00 |")
+    assert fr[2] == "| L2/L1/AL | ✗ | ✗ | 3 | " + " | ".join(["2.00 ± 0.00"] * 3) + " |"
     assert lines[-1].endswith("| 3.66 |")
     assert [row["variant"].name for row in table_rows(data, "table5")] == ["L2/L1/AL"]  # the others are missing
 
