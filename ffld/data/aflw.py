@@ -30,7 +30,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ffld.data.base import DatasetError, FaceRecord, LandmarkDataset, OnError, check_landmarks
+from ffld.data.base import DatasetError, FaceRecord, LandmarkDataset, OnError, check_choice, check_landmarks
 from ffld.data.matfile import read_mat
 from ffld.data.specs import AFLW19, LandmarkSpec
 
@@ -70,8 +70,7 @@ class AFLW19(LandmarkDataset):
         transform: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
     ) -> None:
         super().__init__(on_error=on_error, convert=convert, check_images=check_images, transform=transform)
-        if split not in self.SPLITS:
-            raise DatasetError(f"unknown AFLW split {split!r}; expected one of {list(self.SPLITS)}")
+        check_choice("AFLW split", split, self.SPLITS)
         self.root = Path(root)
         self.split = split
         self.mat_path = self.root / "AFLWinfo_release.mat"

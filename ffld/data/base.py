@@ -77,6 +77,13 @@ def check_landmarks(points: np.ndarray, num_points: int) -> np.ndarray:
     return points.astype(np.float32)
 
 
+def check_choice(what: str, value: Any, choices: Iterable[Any]) -> None:
+    """Raise a :class:`DatasetError` naming ``what`` (e.g. "300W subset") when ``value`` is not one of ``choices``."""
+    choices = list(choices)
+    if value not in choices:
+        raise DatasetError(f"unknown {what} {value!r}; expected one of {choices}")
+
+
 def landmark_box(landmarks: np.ndarray) -> np.ndarray:
     """(4,) float32 bounding box ``(x0, y0, x1, y1)`` of (N, 2) landmarks."""
     landmarks = np.asarray(landmarks)
@@ -188,6 +195,7 @@ __all__ = [
     "LandmarkDataset",
     "OnError",
     "Problem",
+    "check_choice",
     "check_landmarks",
     "landmark_box",
 ]

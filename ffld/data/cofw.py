@@ -22,7 +22,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ffld.data.base import DatasetError, FaceRecord, LandmarkDataset, OnError, check_landmarks
+from ffld.data.base import DatasetError, FaceRecord, LandmarkDataset, OnError, check_choice, check_landmarks
 from ffld.data.image import ImageFileError, to_rgb8
 from ffld.data.matfile import read_mat
 from ffld.data.specs import COFW29, LandmarkSpec
@@ -61,8 +61,7 @@ class COFW(LandmarkDataset):
         transform: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
     ) -> None:
         super().__init__(on_error=on_error, convert=convert, check_images=check_images, transform=transform)
-        if split not in self.FILES:
-            raise DatasetError(f"unknown COFW split {split!r}; expected one of {sorted(self.FILES)}")
+        check_choice("COFW split", split, sorted(self.FILES))
         name, images_field, phis_field, boxes_field = self.FILES[split]
         self.path = Path(root) / name
         self.split = split

@@ -21,7 +21,15 @@ from typing import Any, ClassVar
 import cv2
 import numpy as np
 
-from ffld.data.base import DatasetError, FaceRecord, LandmarkDataset, OnError, check_landmarks, landmark_box
+from ffld.data.base import (
+    DatasetError,
+    FaceRecord,
+    LandmarkDataset,
+    OnError,
+    check_choice,
+    check_landmarks,
+    landmark_box,
+)
 from ffld.data.image import ImageFileError, to_rgb8
 from ffld.data.pts import read_pts
 from ffld.data.specs import IBUG68, LandmarkSpec
@@ -75,8 +83,7 @@ class VW300(LandmarkDataset):
         transform: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
     ) -> None:
         super().__init__(on_error=on_error, convert=convert, check_images=check_images, transform=transform)
-        if category not in CATEGORIES:
-            raise DatasetError(f"unknown 300VW category {category!r}; expected 1, 2, 3 or 'train'")
+        check_choice("300VW category", category, CATEGORIES)
         self.root = Path(root)
         self.category = category
         self._capture: tuple[int, str, cv2.VideoCapture] | None = None

@@ -21,7 +21,15 @@ from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar
 
-from ffld.data.base import DatasetError, FaceRecord, LandmarkDataset, OnError, check_landmarks, landmark_box
+from ffld.data.base import (
+    DatasetError,
+    FaceRecord,
+    LandmarkDataset,
+    OnError,
+    check_choice,
+    check_landmarks,
+    landmark_box,
+)
 from ffld.data.pts import read_pts
 from ffld.data.specs import IBUG68, LandmarkSpec
 
@@ -80,8 +88,7 @@ class W300(LandmarkDataset):
         transform: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
     ) -> None:
         super().__init__(on_error=on_error, convert=convert, check_images=check_images, transform=transform)
-        if subset not in self.SUBSETS:
-            raise DatasetError(f"unknown 300W subset {subset!r}; expected one of {sorted(self.SUBSETS)}")
+        check_choice("300W subset", subset, sorted(self.SUBSETS))
         self.root = Path(root)
         self.subset = subset
         folders = [self.root / name for name in self.SUBSETS[subset]]

@@ -24,7 +24,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ffld.data.base import DatasetError, FaceRecord, LandmarkDataset, OnError, check_landmarks
+from ffld.data.base import DatasetError, FaceRecord, LandmarkDataset, OnError, check_choice, check_landmarks
 from ffld.data.specs import WFLW98, LandmarkSpec
 
 ATTRIBUTES = ("largepose", "expression", "illumination", "makeup", "occlusion", "blur")
@@ -72,10 +72,8 @@ class WFLW(LandmarkDataset):
         transform: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
     ) -> None:
         super().__init__(on_error=on_error, convert=convert, check_images=check_images, transform=transform)
-        if split not in self.SPLITS:
-            raise DatasetError(f"unknown WFLW split {split!r}; expected one of {list(self.SPLITS)}")
-        if subset is not None and subset not in ATTRIBUTES:
-            raise DatasetError(f"unknown WFLW subset {subset!r}; expected None or one of {list(ATTRIBUTES)}")
+        check_choice("WFLW split", split, self.SPLITS)
+        check_choice("WFLW subset", subset, [None, *ATTRIBUTES])
         self.root = Path(root)
         self.split, self.subset = split, subset
         self.annotation_path = (
