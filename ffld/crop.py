@@ -79,8 +79,10 @@ def crop_patches(features: torch.Tensor, points: torch.Tensor, size: int = 8) ->
     num_points = points.shape[1]
     dtype = torch.promote_types(features.dtype, torch.float32)
     locations = sample_locations(points.to(dtype), size)
-    extent = torch.tensor([width, height], dtype=dtype, device=points.device)
-    grid = (2 * locations + 1) / extent - 1  # pixel centre u -> (2u + 1) / W - 1 (align_corners=False)
+    # Pixel centre u -> (2u + 1) / W - 1 (align_corners=False). Scalars, not a tensor made from host data, so the
+    # forward pass can be captured in a CUDA graph.
+    doubled = 2 * locations + 1
+    grid = torch.stack((doubled[..., 0] / width, doubled[..., 1] / height), dim=-1) - 1
     patches = F.grid_sample(
         features.to(dtype),
         grid.reshape(-1, num_points * size, size, 2),

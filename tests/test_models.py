@@ -3,6 +3,7 @@
 import pytest
 import torch
 from torch import nn
+from torch.utils._python_dispatch import TorchDispatchMode
 
 from ffld.crop import crop_patches
 from ffld.models import FFLD
@@ -101,6 +102,29 @@ def test_coordinates_stay_float32_under_autocast():
     with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
         out = model(torch.rand(1, 3, 96, 96))
     assert all(s.dtype == torch.float32 for s in out.stages)
+
+
+class _RecordOps(TorchDispatchMode):
+    """Records the name of every ATen operation dispatched while active."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.names: list[str] = []
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        self.names.append(str(func))
+        return func(*args, **(kwargs or {}))
+
+
+@pytest.mark.parametrize("stages", [0, 3])
+def test_forward_makes_no_tensor_from_host_data(stages):
+    """``torch.tensor``/``new_tensor`` inside the forward pass copy host data to the device and synchronise, which
+    CUDA graph capture forbids (``ffld bench --mode cudagraph``); such tensors show up as ``aten.lift_fresh``."""
+    model = FFLD(68, stages=stages).eval()
+    with torch.no_grad(), _RecordOps() as recorded:
+        model(torch.rand(1, 3, 96, 96))
+    assert len(recorded.names) > 50  # the recorder saw the whole forward pass
+    assert not [name for name in recorded.names if "lift_fresh" in name]
 
 
 def _stage1_gradients(model: FFLD, images: torch.Tensor, weights: torch.Tensor) -> dict[str, torch.Tensor]:

@@ -119,9 +119,10 @@ class FFLD(nn.Module):
         pooled, levels = self.backbone((images - self.mean) / self.std)
         with torch.autocast(images.device.type, enabled=False):  # coordinates stay in float32 under autocast
             # The head predicts u in [-1, 1] across the image: x = (u + 1) W / 2 - 1/2 (pixel-centre convention).
-            normalised = self.head(at_least_float32(pooled)).reshape(-1, self.num_landmarks, 2)
-            extent = normalised.new_tensor([images.shape[-1], images.shape[-2]])
-            estimate = (normalised + 1) * extent / 2 - 0.5
+            # Scalars per axis, not a tensor made from host data, so the forward pass can be captured in a CUDA graph.
+            u, v = self.head(at_least_float32(pooled)).reshape(-1, self.num_landmarks, 2).unbind(-1)
+            width, height = images.shape[-1], images.shape[-2]
+            estimate = torch.stack(((u + 1) * width / 2 - 0.5, (v + 1) * height / 2 - 0.5), dim=-1)
         stages, deltas = [estimate], []
         for level, refinement in zip(self.stage_levels, self.refinements, strict=True):
             features = levels[level - 1] if self.grad_low_level else levels[level - 1].detach()
