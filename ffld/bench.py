@@ -47,20 +47,20 @@ def median_seconds(run: Callable[[], Any], device: torch.device, warmup: int, re
 def _inference_callable(model: FFLD, images: torch.Tensor, mode: str, bf16: bool) -> Callable[[], Any]:
     device = images.device
 
-    def eager() -> Any:
-        with torch.no_grad(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-            return model(images)
+    def forward(network: Callable[[torch.Tensor], Any]) -> Callable[[], Any]:
+        # No autocast weight cache: each weight is cast once per forward pass either way, and a cache that outlives
+        # a CUDA graph capture is what the PyTorch CUDA-graph notes warn against.
+        def run() -> Any:
+            with torch.no_grad(), torch.autocast(device.type, torch.bfloat16, enabled=bf16, cache_enabled=False):
+                return network(images)
 
+        return run
+
+    eager = forward(model)
     if mode == "eager":
         return eager
     if mode == "compile":
-        compiled = torch.compile(model)
-
-        def run() -> Any:
-            with torch.no_grad(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-                return compiled(images)
-
-        return run
+        return forward(torch.compile(model))
     if mode == "cudagraph":
         if device.type != "cuda":
             raise ValueError("CUDA graphs need a CUDA device")
