@@ -28,23 +28,31 @@ from ffld.train.config import TrainConfig, load_config
 
 
 def small_config(
-    losses: Sequence[str], output: str, epochs: int = 10, faces: int = 256, input_size: int = 96, seed: int = 0
+    losses: Sequence[str],
+    output: str,
+    epochs: int = 10,
+    faces: int = 256,
+    input_size: int = 96,
+    seed: int = 0,
+    root: str | None = None,
 ) -> TrainConfig:
     """A training run small enough to watch live on two CPU cores (about half a minute on idle cores).
 
     The built-in ``synthface-cpu`` config (3 stages, the paper's optimiser and augmentation) with: ``faces``
     training faces rendered at 128×128 and cropped to ``input_size``, 48 common test faces evaluated after every
     epoch, batches of 32, learning rate 1.5e-3 decayed ×0.3 after 7 epochs, trained from scratch (the paper trains
-    the baseline first, Sect. 6.6; the committed models do). The same settings as the engine's learning test.
+    the baseline first, Sect. 6.6; the committed models do). The engine's learning test trains this very config.
 
     Args:
         losses: one loss per prediction S0..S3, e.g. ``["iod_l2", "l2", "l1", "align"]``.
         output: the run folder.
+        root: where SynthFace is cached (default: the ``synthface-cpu`` config's).
     """
     synthface = {"image_size": 128, "train": {"size": faces}, "common": {"size": 48}, "challenge": {"size": 0}}
     return load_config(
         "synthface-cpu",
         {
+            **({"data.root": root} if root is not None else {}),
             "data.input_size": input_size,
             "data.synthface": synthface,
             "data.test": ["common"],
