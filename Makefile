@@ -3,10 +3,10 @@
 #   make test     every check CI runs: lint, unit tests, stored-output policy, rendered book in Chromium, nbval
 #   make outputs  re-execute the chapters in place to refresh their stored outputs (commit the result)
 #   make test-oldest  the unit tests on the oldest PyTorch the library supports (torch 2.11 / torchvision 0.26, what
-#                 the GPU machines carry), in .venv-oldest; part of make test
+#                 the GPU machines carry), in .venv/oldest; part of make test
 VENV ?= .venv
 BIN := $(VENV)/bin
-OLDEST := .venv-oldest
+OLDEST := $(VENV)/oldest
 OLDEST_TORCH := torch==2.11.0
 OLDEST_TORCHVISION := torchvision==0.26.0
 
