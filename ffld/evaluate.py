@@ -2,7 +2,8 @@
 
 Faces are cropped as in training (:mod:`ffld.data.prepared`); predictions are mapped back through the inverse of
 each crop's affine matrix and compared with the original annotation, normalised as the benchmark's protocol
-says (inter-ocular for 300W/300VW/WFLW/SynthFace, face size for AFLW and COFW, as in the paper's tables).
+says (inter-ocular for 300W/300VW/WFLW/SynthFace, face size for AFLW, inter-pupil for COFW; see
+:mod:`ffld.data.registry` for why COFW's is not the face size its table's caption names).
 """
 
 from __future__ import annotations

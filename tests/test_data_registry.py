@@ -1,0 +1,44 @@
+"""The benchmark registry's NME normalisers (ffld.data.registry), against hand computations."""
+
+import numpy as np
+import pytest
+
+from ffld.data.registry import DATASETS, dataset_info
+
+
+def _faces(num_points: int) -> tuple[np.ndarray, np.ndarray]:
+    """Two faces of ``num_points`` landmarks spread over a 40×90 box, with 3-4-5 geometry where it matters."""
+    rng = np.random.default_rng(0)
+    truth = rng.uniform(10.0, 50.0, size=(2, num_points, 2))
+    boxes = np.array([[10.0, 10.0, 50.0, 100.0], [0.0, 0.0, 40.0, 90.0]])  # w·h = 3600: face size 60
+    return truth, boxes
+
+
+@pytest.mark.parametrize(
+    ("name", "first", "second"),
+    [
+        ("300w", [36], [45]),  # outer eye corners (Table 1, inter-ocular)
+        ("300vw", [36], [45]),
+        ("synthface", [36], [45]),
+        ("wflw", [60], [72]),
+        ("cofw", [16], [17]),  # pupils, RCPR's distPup (Table 3's compared methods)
+    ],
+)
+def test_point_normalisers(name: str, first: list[int], second: list[int]) -> None:
+    info = dataset_info(name)
+    truth, boxes = _faces(info.spec.num_points)
+    truth[:, first] = [[[1.0, 2.0]], [[0.0, 0.0]]]
+    truth[:, second] = [[[4.0, 6.0]], [[6.0, 8.0]]]  # distances 5 and 10
+    np.testing.assert_allclose(info.normaliser(truth, boxes), [5.0, 10.0], rtol=0, atol=1e-12)
+
+
+def test_aflw_is_normalised_by_face_size() -> None:
+    info = dataset_info("aflw")
+    truth, boxes = _faces(info.spec.num_points)
+    np.testing.assert_allclose(info.normaliser(truth, boxes), [60.0, 60.0], rtol=0, atol=1e-12)
+
+
+def test_every_benchmark_is_covered_and_unknown_names_are_refused() -> None:
+    assert set(DATASETS) == {"300w", "300vw", "synthface", "wflw", "cofw", "aflw"}
+    with pytest.raises(ValueError, match="unknown dataset 'lfpw'; choose one of"):
+        dataset_info("lfpw")
