@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from ffld.train.config import TrainConfig, load_config
-from ffld.train.engine import _flag
+from ffld.train.engine import resolve_flag
 
 RECIPE_FIELDS = {
     "dataset": lambda c: c.data.dataset,
@@ -66,8 +66,8 @@ def runtime_flags(config: TrainConfig, device: str, processes: int = 1) -> dict[
     runtime = config.runtime
     where = torch.device(device)
     return {
-        "bf16 autocast": _flag(runtime.bf16, where),
-        "channels_last": _flag(runtime.channels_last, where),
+        "bf16 autocast": resolve_flag(runtime.bf16, where),
+        "channels_last": resolve_flag(runtime.channels_last, where),
         "SyncBatchNorm": bool(runtime.sync_batchnorm and processes > 1),
         "torch.compile": bool(runtime.compile),
         "batch per process": config.optimizer.batch_size // processes,

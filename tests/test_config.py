@@ -1,8 +1,11 @@
 """Training configs: the built-in ones parse, and bad files are refused with the file and key named."""
 
-import pytest
+import re
 
-from ffld.train.config import CONFIG_DIR, ConfigError, load_config
+import pytest
+import yaml
+
+from ffld.train.config import CONFIG_DIR, RESUMABLE, ConfigError, config_to_dict, load_config, resume_differences
 
 
 @pytest.mark.parametrize("path", sorted(CONFIG_DIR.glob("*.yaml")), ids=lambda p: p.stem)
@@ -49,3 +52,75 @@ def test_bad_configs_name_the_file_and_problem(tmp_path, text, message):
 def test_missing_config_lists_the_builtin_ones():
     with pytest.raises(ConfigError, match=r"built-in: .*300w"):
         load_config("no-such-config")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("runtime:\n  bf16: 'false'\n", "runtime.bf16: expected 'auto' or true/false, got 'false'"),
+        ("runtime:\n  channels_last: 1\n", "runtime.channels_last: expected 'auto' or true/false, got 1"),
+        ("runtime:\n  compile: 'no'\n", "runtime.compile: expected true/false, got 'no'"),
+        ("optimizer:\n  epochs: 2.5\n", "optimizer.epochs: expected an integer, got 2.5"),
+        ("optimizer:\n  batch_size: true\n", "optimizer.batch_size: expected an integer, got True"),
+        ("optimizer:\n  lr: fast\n", "optimizer.lr: expected a number, got 'fast'"),
+        ("optimizer:\n  lr: .nan\n", "optimizer.lr: expected a number, got nan"),
+        ("optimizer:\n  lr:\n", "optimizer.lr: expected a number, got None"),
+        ("losses: [iod_l2, 2, l1, align]\n", "losses: expected [a string, ...], got ['iod_l2', 2, 'l1', 'align']"),
+        ("loss_weights: 1\n", "loss_weights: expected [a number, ...] or null, got 1"),
+        ("data:\n  test: common\n", "data.test: expected [a string, ...], got 'common'"),
+        ("data:\n  root: 3\n", "data.root: expected a string or null, got 3"),
+        ("data:\n  synthface: [1]\n", "data.synthface: expected a mapping, got [1]"),
+        ("align:\n  patience: 1.5\n", "align.patience: expected an integer or null, got 1.5"),
+        ("runtime:\n  eval_every: 0\n", "runtime.eval_every: must be at least 1"),
+        ("runtime:\n  checkpoint_every: -1\n", "runtime: checkpoint_every and workers must not be negative"),
+        ("runtime:\n  workers: -2\n", "runtime: checkpoint_every and workers must not be negative"),
+    ],
+)
+def test_values_of_the_wrong_type_or_range_are_refused(tmp_path, text, message):
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as error:
+        load_config(path)
+    assert str(error.value).startswith(str(path)) and message in str(error.value)
+
+
+def test_numbers_given_as_strings_or_ints_become_floats():
+    """``--set optimizer.lr=5e-4`` reaches the config as the string "5e-4" (YAML 1.1 needs a dot for a float)."""
+    assert yaml.safe_load("5e-4") == "5e-4"
+    config = load_config("300w", {"optimizer.lr": "5e-4", "align.sigma": 2, "loss_weights": [1, "0.5", 2, 1]})
+    assert type(config.optimizer.lr) is float and config.optimizer.lr == 5e-4
+    assert type(config.align.sigma) is float and config.align.sigma == 2.0
+    assert config.loss_weights == [1.0, 0.5, 2.0, 1.0] and all(type(w) is float for w in config.loss_weights)
+    flags = load_config("300w", {"runtime.bf16": False, "runtime.channels_last": "auto", "align.patience": None})
+    assert (flags.runtime.bf16, flags.runtime.channels_last, flags.align.patience) == (False, "auto", None)
+
+
+def test_overrides_fill_empty_sections_and_refuse_non_mappings(tmp_path):
+    path = tmp_path / "empty.yaml"
+    path.write_text("align:\nruntime:\n")
+    config = load_config(path, {"align.sigma": 2.0, "runtime.seed": 3})
+    assert (config.align.sigma, config.align.kernel_size, config.runtime.seed) == (2.0, 3, 3)
+    path.write_text("align: 3\n")
+    with pytest.raises(ConfigError, match=rf"^{re.escape(str(path))}: align must be a mapping to set align\.sigma"):
+        load_config(path, {"align.sigma": 2.0})
+    path.write_text("[1, 2]\n")
+    with pytest.raises(ConfigError, match=rf"^{re.escape(str(path))}: the file must be a mapping to set runtime\.seed"):
+        load_config(path, {"runtime.seed": 1})
+
+
+def test_resume_differences_ignore_only_the_resumable_keys():
+    saved = config_to_dict(load_config("synthface-cpu"))
+    harmless = {
+        "optimizer.epochs": 9, "output": "elsewhere", "runtime.device": "cpu", "runtime.bf16": True,
+        "runtime.channels_last": True, "runtime.compile": True, "runtime.workers": 2, "runtime.checkpoint_every": 5,
+        "runtime.eval_every": 3, "init": "moved/baseline.safetensors", "data.root": "/new/disk/SynthFace",
+    }  # fmt: skip
+    assert set(harmless) == set(RESUMABLE)
+    assert resume_differences(saved, config_to_dict(load_config("synthface-cpu", harmless))) == []
+    changed = {"optimizer.lr": 0.05, "runtime.seed": 7, "runtime.sync_batchnorm": True, "data.synthface.seed": 4}
+    assert resume_differences(saved, config_to_dict(load_config("synthface-cpu", changed))) == [
+        "data.synthface.seed: (absent) → 4",
+        "optimizer.lr: 0.001 → 0.05",
+        "runtime.seed: 0 → 7",
+        "runtime.sync_batchnorm: False → True",
+    ]

@@ -1,8 +1,11 @@
-"""The training engine on a small SynthFace: learning, kill-and-resume, NaN stop, 2-process DDP, the CLI."""
+"""The training engine on a small SynthFace: learning, kill-and-resume (and what a resume refuses), NaN stop, 2-process
+DDP, initial weights, evaluation precision, the CLI."""
 
 from __future__ import annotations
 
+import csv
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -12,16 +15,34 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import torch.multiprocessing as mp
 import yaml
 from safetensors.torch import load_file
 
-from ffld.checkpoint import load_model, load_state
+from ffld.checkpoint import CheckpointError, load_model, load_state, save_model
+from ffld.evaluate import evaluate_checkpoint, evaluate_faces
+from ffld.models import FFLD
 from ffld.multiloss import small_config
-from ffld.train import TrainingDiverged, load_config, train
+from ffld.train import TrainingDiverged, distributed, engine, load_config, train
 from ffld.train.engine import Trainer
+from tests.test_distributed import free_port
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 SMALL_SYNTHFACE = {"image_size": 96, "train": {"size": 64}, "common": {"size": 16}, "challenge": {"size": 8}}
+TINY_SYNTHFACE = {**SMALL_SYNTHFACE, "train": {"size": 32}}  # two steps of 16 per epoch
+
+
+def quiet(message: str) -> None:
+    """A log that drops its messages."""
+
+
+@pytest.fixture
+def one_thread():
+    """Train in-process on one thread: tiny runs are faster so, on a machine whose cores are shared."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 def write_config(folder: Path, name: str = "run", **changes) -> Path:
@@ -57,6 +78,17 @@ def run_cli(*args: str, env: dict[str, str] | None = None, check: bool = True) -
 
 def weights(run: Path) -> dict[str, torch.Tensor]:
     return load_file(run / "model.safetensors")
+
+
+def logged_epochs(run: Path) -> list[int]:
+    with open(run / "metrics.csv", newline="") as handle:
+        return [int(row["epoch"]) for row in csv.DictReader(handle)]
+
+
+def tiny_config(folder: Path, name: str, **changes) -> Path:
+    """:func:`write_config` on 32 training faces and no test split, for one epoch."""
+    defaults = dict(data__synthface=TINY_SYNTHFACE, data__test=[], optimizer__epochs=1)
+    return write_config(folder, name, **{**defaults, **changes})
 
 
 def test_killed_run_resumes_to_the_same_weights(tmp_path):
@@ -138,6 +170,45 @@ def test_two_process_step_equals_one_process_step(tmp_path):
     assert expected["head.weight"].abs().sum() > 0  # the step moved the head off its zero start (init_mean_shape)
     for name in expected:
         torch.testing.assert_close(actual[name], expected[name], rtol=1e-4, atol=1e-6, msg=name)
+    # the logged training losses are the whole batch's (both processes' halves), within float32 summation order
+    (single_row,), (double_row,) = (load_state(tmp_path / run / "last.pt")["history"] for run in ("single", "double"))
+    losses = [key for key in single_row if key.startswith("train_")]
+    assert [double_row[key] for key in losses] == pytest.approx([single_row[key] for key in losses], rel=1e-5)
+
+
+def _train_one_of_two(rank: int, port: int, config: str, folder: str) -> None:
+    """Process ``rank`` of 2 (gloo): train ``config`` and save its history and Align-filter state."""
+    os.environ.update(
+        MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE="2"
+    )
+    torch.set_num_threads(1)
+    try:
+        trainer = Trainer(load_config(config), log=quiet)
+        history = [{k: v for k, v in row.items() if k != "seconds"} for row in trainer.run()]
+        align = [trainer.objective.align_sigma, trainer.align_best, trainer.align_stale]
+        torch.save({"history": history, "align": align}, Path(folder) / f"rank{rank}.pt")
+    finally:
+        distributed.cleanup()
+
+
+@pytest.mark.skipif(not torch.distributed.is_available(), reason="torch.distributed is not available")
+def test_both_processes_decide_on_the_whole_batch_loss(tmp_path, one_thread):
+    """2 epochs of 2 steps, 2 gloo processes × 8 faces with SyncBatchNorm, checkpointing every step: both processes
+    log the same training losses and end with the same Align-filter state, bit for bit, and these are one
+    process's on the whole batches of 16 within 5e-5 relative (the float32 sums of DDP and SyncBatchNorm run in
+    another order; the losses agree within 1e-7 after one step, within 1e-5 after four)."""
+    changes = dict(optimizer__epochs=2, runtime__sync_batchnorm=True, align__patience=1, runtime__checkpoint_every=1)
+    trainer = Trainer(load_config(tiny_config(tmp_path, "alone", **changes)), log=quiet)
+    alone = [{k: v for k, v in row.items() if k != "seconds"} for row in trainer.run()]
+    pair = tiny_config(tmp_path, "pair", **changes)
+    mp.spawn(_train_one_of_two, args=(free_port(), str(pair), str(tmp_path)), nprocs=2, join=True)
+    first, second = (torch.load(tmp_path / f"rank{rank}.pt", weights_only=True) for rank in range(2))
+    assert first == second
+    assert first["align"][0] == trainer.objective.align_sigma and first["align"][2] == trainer.align_stale
+    assert first["align"][1] == pytest.approx(trainer.align_best, rel=5e-5)
+    for row, reference in zip(first["history"], alone, strict=True):
+        assert row.keys() == reference.keys()
+        assert list(row.values()) == pytest.approx(list(reference.values()), rel=5e-5), row["epoch"]
 
 
 def test_cli_round_trip_train_evaluate_predict_export(tmp_path):
@@ -218,3 +289,117 @@ def test_gpu_runtime_flags_train_like_plain_fp32(tmp_path):
     assert trainer.model.backbone.conv1.weight.is_contiguous(memory_format=torch.channels_last)
     assert losses["gpu"] != losses["plain"]  # bf16 did change the arithmetic
     assert losses["gpu"] == pytest.approx(losses["plain"], rel=2e-3)
+
+
+def test_resume_refuses_a_changed_recipe_and_accepts_changed_runtime_settings(tmp_path, one_thread):
+    path = tiny_config(tmp_path, "resume")
+    train(load_config(path), log=quiet)
+    recipe = {"optimizer.lr": 0.05, "optimizer.lr_step": 1, "optimizer.batch_size": 32, "runtime.seed": 7}
+    with pytest.raises(ValueError) as error:
+        Trainer(load_config(path, recipe), log=quiet)
+    assert str(error.value).startswith(f"{tmp_path / 'resume' / 'last.pt'}: was written with another configuration")
+    changes = ["optimizer.batch_size: 16 → 32", "optimizer.lr: 0.001 → 0.05", "optimizer.lr_step: 2 → 1"]
+    for change in [*changes, "runtime.seed: 0 → 7"]:
+        assert change in str(error.value)
+    with pytest.raises(ValueError, match=r"runtime\.sync_batchnorm: False → True"):
+        Trainer(load_config(path, {"runtime.sync_batchnorm": True}), log=quiet)
+
+    runtime = {
+        "runtime.device": "cpu",
+        "runtime.bf16": False,
+        "runtime.channels_last": False,
+        "runtime.workers": 1,
+        "runtime.checkpoint_every": 0,
+        "runtime.eval_every": 1,
+        "optimizer.epochs": 2,
+    }
+    lines = []
+    history = train(load_config(path, runtime), log=lines.append)
+    assert f"resumed from {tmp_path / 'resume' / 'last.pt'} at epoch 2, step 0" in lines
+    assert [row["epoch"] for row in history] == [1, 2] and history[1]["lr"] == 1e-3  # the run's own schedule
+
+
+class Killed(Exception):
+    """Stands for a kill between two files of an epoch end."""
+
+
+def test_a_run_killed_before_its_final_outputs_writes_them_when_run_again(tmp_path, monkeypatch, one_thread):
+    """Killed after the last epoch's ``last.pt`` but before ``model.safetensors`` and ``metrics.csv``: running it
+    again writes them from ``last.pt`` (so ``Experiment.is_finished`` becomes true)."""
+    config = load_config(tiny_config(tmp_path, "cut", optimizer__epochs=2))
+    run = tmp_path / "cut"
+
+    def killed_after_the_last_checkpoint(path, model, metadata):
+        if load_state(run / "last.pt")["epoch"] == 2:
+            raise Killed
+        save_model(path, model, metadata)
+
+    monkeypatch.setattr(engine, "save_model", killed_after_the_last_checkpoint)
+    with pytest.raises(Killed):
+        train(config, log=quiet)
+    monkeypatch.undo()
+    stale = weights(run)
+    assert load_state(run / "last.pt")["epoch"] == 2 and logged_epochs(run) == [1]
+
+    lines = []
+    history = train(config, log=lines.append)
+    assert lines[-1] == f"all 2 epochs were trained; {run}'s model file and CSV log are rewritten"
+    assert [row["epoch"] for row in history] == logged_epochs(run) == [1, 2]
+    final = load_state(run / "last.pt")["model"]
+    assert weights(run).keys() == final.keys() and all(torch.equal(weights(run)[k], final[k]) for k in final)
+    assert not all(torch.equal(stale[name], final[name]) for name in final)  # epoch 1's model file was replaced
+
+
+def test_a_resumed_run_neither_needs_nor_loads_its_init_file(tmp_path, one_thread):
+    train(load_config(tiny_config(tmp_path, "baseline")), log=quiet)
+    init = tmp_path / "baseline.safetensors"
+    (tmp_path / "baseline" / "model.safetensors").rename(init)
+    path = tiny_config(tmp_path, "tuned", init=str(init))
+    first = []
+    train(load_config(path), log=first.append)
+    assert f"initialised from {init}" in first
+    init.unlink()  # moved away: last.pt holds everything the run needs
+    second = []
+    history = train(load_config(path, {"optimizer.epochs": 2}), log=second.append)
+    assert not [line for line in second if "initialised" in line]
+    assert f"resumed from {tmp_path / 'tuned' / 'last.pt'} at epoch 2, step 0" in second
+    assert [row["epoch"] for row in history] == [1, 2]
+
+
+def test_init_weights_of_other_shapes_are_refused_naming_the_file_and_tensors(tmp_path):
+    init = tmp_path / "wide.safetensors"
+    config = load_config(tiny_config(tmp_path, "misfit", init=str(init)))
+    arguments = {"num_landmarks": 68, **vars(config.model), "width": 0.5}  # twice the channels of the config's
+    save_model(init, FFLD(**arguments), {"model": arguments})
+    with pytest.raises(ValueError) as error:
+        Trainer(config, log=quiet)
+    assert str(error.value).startswith(
+        f"{init}: weights whose shapes do not fit this model: backbone.conv1.weight (32, 3, 7, 7) "
+        "(this model: (16, 3, 7, 7)), backbone.bn1.weight (32,) (this model: (16,))"
+    )
+    assert re.search(r" and \d+ more$", str(error.value))
+
+
+@pytest.mark.parametrize("content", [{"weights": torch.zeros(2)}, [1, 2]], ids=["dict-without-metadata", "list"])
+def test_a_last_pt_that_is_no_ffld_checkpoint_is_refused_naming_it(tmp_path, content):
+    config = load_config(tiny_config(tmp_path, "foreign"))
+    checkpoint = tmp_path / "foreign" / "last.pt"
+    checkpoint.parent.mkdir()
+    torch.save(content, checkpoint)
+    with pytest.raises(CheckpointError, match=rf"^{re.escape(str(checkpoint))}: "):
+        Trainer(config, log=quiet)
+
+
+def test_training_evaluates_in_fp32_like_ffld_evaluate(tmp_path, one_thread):
+    """Trained under bf16 autocast, the model's NMEs in metrics.csv are those `ffld evaluate` computes (fp32) from
+    its model file, within 1e-12 relative; a bf16 evaluation differs by more than 1e-5."""
+    config = load_config(tiny_config(tmp_path, "bf16", data__test=["common"], runtime__bf16=True))
+    trainer = Trainer(config, log=quiet)
+    assert trainer.bf16
+    row = trainer.run()[-1]
+    logged = np.array([row[f"common_nme_S{stage}"] for stage in range(4)])
+    results = evaluate_checkpoint(tmp_path / "bf16" / "model.safetensors", "synthface", None, ["common"])
+    evaluated = np.array([stage["nme"] for stage in results["subsets"]["common"]]) / 100
+    np.testing.assert_allclose(evaluated, logged, rtol=1e-12, atol=0)
+    rounded = evaluate_faces(trainer.model, trainer.test_faces["common"], trainer.info, bf16=True).nme.mean(axis=1)
+    assert np.abs(rounded / logged - 1).max() > 1e-5

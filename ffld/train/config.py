@@ -1,17 +1,21 @@
 """Training configuration: the paper's recipe (Sect. 4, 6.6) as a readable YAML file.
 
 A config file has the sections below; every key is optional and defaults to the paper's choice where the paper
-makes one. Unknown sections or keys are refused with the file and key named. The built-in configs live in
-``ffld/configs/`` and can be named without their path or extension (``ffld train synthface-cpu``).
+makes one. Unknown sections or keys, and values of the wrong type (a string where a number or ``true``/``false`` is
+due), are refused with the file and key named; number-like strings (``"5e-4"``) are read as numbers. The built-in
+configs live in ``ffld/configs/`` and can be named without their path or extension (``ffld train synthface-cpu``).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
+import types
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 
@@ -91,7 +95,8 @@ class OptimConfig:
 
 @dataclass
 class AugmentConfig:
-    """±20% scale, ±10% translation, ±20° rotation (Sect. 6.6) and horizontal flip probability."""
+    """±20% scale, ±10% translation, ±20° rotation (Sect. 6.6) and a horizontal flip with probability ``flip``
+    (not in the paper's list: ffld's addition, common in landmark training; 0 gives the paper's augmentation)."""
 
     scale: float = 0.2
     translate: float = 0.1
@@ -113,11 +118,14 @@ class RuntimeConfig:
         workers: processes decoding images while the dataset is prepared.
         checkpoint_every: also checkpoint every this many steps within an epoch (0: at epoch ends only).
         eval_every: evaluate on the test splits every this many epochs (and after the last one).
+
+    ``seed`` and ``sync_batchnorm`` decide what a run computes; the others say where and how fast it runs (bf16
+    rounds differently, no more), so they may change when it resumes (:data:`RESUMABLE`).
     """
 
     device: str = "auto"
-    bf16: str | bool = "auto"
-    channels_last: str | bool = "auto"
+    bf16: Literal["auto"] | bool = "auto"
+    channels_last: Literal["auto"] | bool = "auto"
     compile: bool = False
     sync_batchnorm: bool = False
     seed: int = 0
@@ -176,29 +184,117 @@ class TrainConfig:
             problems.append(f"runtime.device: {self.runtime.device!r} is not 'auto', 'cpu' or 'cuda'")
         if self.optimizer.batch_size < 1 or self.optimizer.epochs < 1 or self.optimizer.lr_step < 1:
             problems.append("optimizer: batch_size, epochs and lr_step must be positive")
+        if self.runtime.eval_every < 1:
+            problems.append("runtime.eval_every: must be at least 1")
+        if self.runtime.checkpoint_every < 0 or self.runtime.workers < 0:
+            problems.append("runtime: checkpoint_every and workers must not be negative")
         if problems:
             raise ConfigError(f"{source}: " + "; ".join(problems))
 
 
+RESUMABLE = (
+    "optimizer.epochs",
+    "output",
+    "init",
+    "data.root",
+    "runtime.device",
+    "runtime.bf16",
+    "runtime.channels_last",
+    "runtime.compile",
+    "runtime.workers",
+    "runtime.checkpoint_every",
+    "runtime.eval_every",
+)
+"""The keys that may differ between a run and its resumption: how long, where and how fast it runs, where its
+data now lie, and ``init`` (read only when a run starts; a resumed run takes its weights from ``last.pt``)."""
+
+_NO_MATCH = object()  # a value that does not fit a field's type
+_ABSENT = object()  # a key that one of two configs lacks
+
+
+def _float(value: Any) -> Any:
+    """A finite number (an int, or a number-like string such as ``"5e-4"``, which YAML reads as a string) as a
+    float, else ``_NO_MATCH``."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return _NO_MATCH
+    try:
+        number = float(value)
+    except ValueError:
+        return _NO_MATCH
+    return number if math.isfinite(number) else _NO_MATCH
+
+
+def _convert(value: Any, annotation: Any) -> Any:
+    """``value`` as a field annotated ``annotation`` holds it, or ``_NO_MATCH``."""
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin in (typing.Union, types.UnionType):
+        converted = (_convert(value, option) for option in args)
+        return next((item for item in converted if item is not _NO_MATCH), _NO_MATCH)
+    if origin is Literal:
+        return value if any(type(value) is type(a) and value == a for a in args) else _NO_MATCH
+    if origin is list:
+        items = [_convert(item, args[0]) for item in value] if isinstance(value, list) else [_NO_MATCH]
+        return _NO_MATCH if any(item is _NO_MATCH for item in items) else items
+    if origin is dict:
+        return value if isinstance(value, dict) and all(isinstance(key, str) for key in value) else _NO_MATCH
+    if annotation is float:
+        return _float(value)
+    if annotation is int:
+        return value if isinstance(value, int) and not isinstance(value, bool) else _NO_MATCH
+    if annotation in (bool, str, type(None)):
+        return value if type(value) is annotation else _NO_MATCH
+    raise TypeError(f"config fields of type {annotation} are not supported")
+
+
+def _describe(annotation: Any) -> str:
+    """What ``annotation`` asks for, in a config file's words."""
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin in (typing.Union, types.UnionType, Literal):
+        return " or ".join(repr(a) if origin is Literal else _describe(a) for a in args)
+    if origin is list:
+        return f"[{_describe(args[0])}, ...]"
+    words = {float: "a number", int: "an integer", bool: "true/false", str: "a string", dict: "a mapping"}
+    words[type(None)] = "null"
+    return words[origin or annotation]
+
+
 def _build(cls: type, values: Any, where: str, source: str) -> Any:
-    """Instantiate dataclass ``cls`` from a mapping, recursing into dataclass-typed fields."""
+    """Instantiate dataclass ``cls`` from a mapping, recursing into dataclass-typed fields and checking every
+    other value against its field's type annotation."""
     if values is None:
         return cls()
     if not isinstance(values, dict):
         raise ConfigError(f"{source}: {where or 'the file'} must be a mapping, got {type(values).__name__}")
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = sorted(set(values) - set(fields))
+    annotations = typing.get_type_hints(cls)
+    unknown = sorted(set(values) - set(annotations))
     if unknown:
         prefix = f"{where}." if where else ""
         raise ConfigError(f"{source}: unknown key(s) {', '.join(prefix + k for k in unknown)}")
     kwargs = {}
     for name, value in values.items():
-        default = fields[name].default_factory() if callable(fields[name].default_factory) else None
-        if dataclasses.is_dataclass(default):
-            kwargs[name] = _build(type(default), value, f"{where}.{name}" if where else name, source)
-        else:
-            kwargs[name] = value
+        key, annotation = f"{where}.{name}" if where else name, annotations[name]
+        if dataclasses.is_dataclass(annotation):
+            kwargs[name] = _build(annotation, value, key, source)
+            continue
+        kwargs[name] = _convert(value, annotation)
+        if kwargs[name] is _NO_MATCH:
+            raise ConfigError(f"{source}: {key}: expected {_describe(annotation)}, got {value!r}")
     return cls(**kwargs)
+
+
+def _set(values: Any, dotted: str, value: Any, source: str) -> None:
+    """Set the value of a dotted key (``"optimizer.epochs"``), creating missing or empty sections (``align:``)."""
+    *parents, key = dotted.split(".")
+    node = values
+    for depth in range(len(parents) + 1):
+        if not isinstance(node, dict):
+            where = ".".join(parents[:depth]) or "the file"
+            raise ConfigError(f"{source}: {where} must be a mapping to set {dotted}, got {type(node).__name__}")
+        if depth < len(parents):
+            if node.get(parents[depth]) is None:
+                node[parents[depth]] = {}
+            node = node[parents[depth]]
+    node[key] = value
 
 
 def resolve_config_path(name: str | os.PathLike) -> Path:
@@ -221,7 +317,8 @@ def load_config(name: str | os.PathLike, overrides: dict[str, Any] | None = None
         overrides: dotted keys replacing values of the file, e.g. ``{"optimizer.epochs": 2}``.
 
     Raises:
-        ConfigError: naming the file, for unreadable YAML, unknown keys or inconsistent settings.
+        ConfigError: naming the file, for unreadable YAML, unknown keys, values of the wrong type or inconsistent
+            settings.
     """
     path = resolve_config_path(name)
     try:
@@ -229,11 +326,7 @@ def load_config(name: str | os.PathLike, overrides: dict[str, Any] | None = None
     except (OSError, yaml.YAMLError) as error:
         raise ConfigError(f"{path}: cannot read the config ({error})") from error
     for dotted, value in (overrides or {}).items():
-        *parents, key = dotted.split(".")
-        node = values
-        for parent in parents:
-            node = node.setdefault(parent, {})
-        node[key] = value
+        _set(values, dotted, value, str(path))
     config = _build(TrainConfig, values, "", str(path))
     config.check(str(path))
     return config
@@ -244,8 +337,33 @@ def config_to_dict(config: TrainConfig) -> dict[str, Any]:
     return dataclasses.asdict(config)
 
 
+def _flatten(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"a": {"b": 1}}`` → ``{"a.b": 1}``."""
+    flat = {}
+    for name, value in values.items():
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{prefix}{name}."))
+        else:
+            flat[f"{prefix}{name}"] = value
+    return flat
+
+
+def resume_differences(saved: dict[str, Any], current: dict[str, Any]) -> list[str]:
+    """What differs between the config a run was started with and the one it is resumed with
+    (:func:`config_to_dict` forms), except the :data:`RESUMABLE` keys: one ``"key: saved → current"`` per key."""
+    before, after = _flatten(saved), _flatten(current)
+    keys = sorted((before.keys() | after.keys()) - set(RESUMABLE))
+    differing = [key for key in keys if before.get(key, _ABSENT) != after.get(key, _ABSENT)]
+    return [f"{key}: {_shown(before, key)} → {_shown(after, key)}" for key in differing]
+
+
+def _shown(flat: dict[str, Any], key: str) -> str:
+    return repr(flat[key]) if key in flat else "(absent)"
+
+
 __all__ = [
     "CONFIG_DIR",
+    "RESUMABLE",
     "STAGE_LOSSES",
     "AlignConfig",
     "AugmentConfig",
@@ -258,4 +376,5 @@ __all__ = [
     "config_to_dict",
     "load_config",
     "resolve_config_path",
+    "resume_differences",
 ]

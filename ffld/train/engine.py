@@ -3,11 +3,15 @@
 Reproducibility. The data order of epoch ``e`` and the augmentation of its step ``s`` are drawn from generators
 seeded with ``(seed, e)`` and ``(seed, e, s)``; every global batch is the same whatever the number of processes,
 each process taking its contiguous slice. A run therefore resumes from a checkpoint at any step boundary and
-reaches the same weights as an uninterrupted run (bit for bit on CPU).
+reaches the same weights as an uninterrupted run (bit for bit on CPU). It resumes with the configuration it was
+started with: only the keys of :data:`~ffld.train.config.RESUMABLE` (the number of epochs, the output folder, the
+runtime settings that do not change what is computed, the data's folder and ``init``) may differ.
 
 Files in the run folder: ``last.pt`` (the training state, rewritten atomically at every epoch end and every
 ``checkpoint_every`` steps), ``model.safetensors`` (the latest weights for inference, with their metadata),
-``metrics.csv`` (one row per epoch, rewritten from the checkpointed history) and ``tensorboard/``.
+``metrics.csv`` (one row per epoch, rewritten from the checkpointed history) and ``tensorboard/``. Running a
+finished run again rewrites ``model.safetensors`` and ``metrics.csv`` from ``last.pt``, in case a kill cut them
+short.
 """
 
 from __future__ import annotations
@@ -35,7 +39,7 @@ from ffld.evaluate import evaluate_faces
 from ffld.models import FFLD
 from ffld.provenance import provenance
 from ffld.train import distributed
-from ffld.train.config import TrainConfig, config_to_dict
+from ffld.train.config import RESUMABLE, TrainConfig, config_to_dict, resume_differences
 from ffld.train.objective import MultiLoss
 
 
@@ -48,8 +52,19 @@ def _generator(*key: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
-def _flag(value: str | bool, device: torch.device) -> bool:
+def resolve_flag(value: str | bool, device: torch.device) -> bool:
+    """A ``runtime`` switch (``bf16``, ``channels_last``) on ``device``: ``"auto"`` means on CUDA only."""
     return device.type == "cuda" if value == "auto" else bool(value)
+
+
+def process_mean(values: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """The mean of ``values`` over the processes, on the CPU: the same numbers in every process (all-reduced in
+    float64 on ``device``, which the backend needs: CUDA for NCCL); ``values`` itself when running alone."""
+    if not dist.is_initialized():
+        return values
+    total = values.to(device, torch.float64, copy=True)
+    dist.all_reduce(total)
+    return total.div_(dist.get_world_size()).cpu()
 
 
 def optimisation_step(
@@ -99,13 +114,14 @@ class Trainer:
         self.device = self.process.device
         self.log = log if self.process.is_main else (lambda message: None)
         self.output = Path(config.output)
-        self.bf16 = _flag(runtime.bf16, self.device)
-        self.channels_last = _flag(runtime.channels_last, self.device)
+        self.bf16 = resolve_flag(runtime.bf16, self.device)
+        self.channels_last = resolve_flag(runtime.channels_last, self.device)
         batch = config.optimizer.batch_size
         if batch % self.process.world_size:
             raise ValueError(
                 f"optimizer.batch_size {batch} is not divisible by the {self.process.world_size} processes"
             )
+        state = self._read_checkpoint()  # before the data are prepared: a run that cannot resume stops at once
 
         self.provenance = provenance(self.device)  # how this run was started, stored with every checkpoint
         self.info = dataset_info(config.data.dataset)
@@ -128,7 +144,7 @@ class Trainer:
         torch.manual_seed(runtime.seed)
         self.model = FFLD(self.info.spec.num_points, **vars(config.model))
         self.model.init_mean_shape(self.train_faces.landmarks.mean(dim=0).cpu(), (config.data.input_size,) * 2)
-        if config.init:
+        if config.init and state is None:  # a resumed run's weights are in its checkpoint (init may have moved)
             self._load_initial_weights(config.init)
         self.model.to(self.device)
         if self.channels_last:
@@ -155,11 +171,13 @@ class Trainer:
         )
         self.epoch = 0
         self.step = 0  # steps done in the current epoch
-        self.running = torch.zeros(len(config.losses) + 1, dtype=torch.float64)  # loss sums of this epoch
+        # the loss sums of this epoch; their mean over the processes is the sum over the whole batches
+        self.running = torch.zeros(len(config.losses) + 1, dtype=torch.float64)
         self.align_best = math.inf
         self.align_stale = 0
         self.history: list[dict[str, Any]] = []
-        self._resume()
+        if state is not None:
+            self._restore(state)
 
     # -- set-up ----------------------------------------------------------------------------------------------------
 
@@ -173,10 +191,20 @@ class Trainer:
         )
 
     def _load_initial_weights(self, path: str) -> None:
-        source, _ = load_model(path)
-        missing, unexpected = self.model.load_state_dict(source.state_dict(), strict=False)
+        """Start from the weights of ``path`` (Sect. 6.6: the pre-trained baseline); the tensors it lacks (the
+        CropNets of a baseline) keep their initialisation."""
+        source, own = load_model(path)[0].state_dict(), self.model.state_dict()
+        unexpected = [name for name in source if name not in own]
         if unexpected:
-            raise ValueError(f"{path}: weights that this model does not have: {', '.join(unexpected[:5])}")
+            raise ValueError(f"{path}: weights that this model does not have: {_first(unexpected)}")
+        misfits = [
+            f"{name} {tuple(tensor.shape)} (this model: {tuple(own[name].shape)})"
+            for name, tensor in source.items()
+            if tensor.shape != own[name].shape
+        ]
+        if misfits:
+            raise ValueError(f"{path}: weights whose shapes do not fit this model: {_first(misfits)}")
+        missing, _ = self.model.load_state_dict(source, strict=False)
         new = sorted({name.split(".")[0] + "." + name.split(".")[1] for name in missing})
         self.log(f"initialised from {path}" + (f"; newly initialised: {', '.join(new)}" if new else ""))
 
@@ -213,20 +241,32 @@ class Trainer:
             "metadata": self.metadata(),
         }
 
-    def _resume(self) -> None:
+    def _read_checkpoint(self) -> dict[str, Any] | None:
+        """The training state to resume from, ``None`` for a new run.
+
+        Raises:
+            CheckpointError: ``last.pt`` is not an ffld training checkpoint.
+            ValueError: it was written with another configuration (besides the :data:`RESUMABLE` keys), or it has
+                trained more epochs than ``optimizer.epochs``.
+        """
         if not self.checkpoint_path.exists():
-            return
+            return None
         state = load_state(self.checkpoint_path)
-        saved = dict(state["metadata"]["config"])
-        current = config_to_dict(self.config)
-        for key in ("optimizer", "runtime", "output"):  # may change between runs (e.g. more epochs)
-            saved.pop(key, None)
-            current.pop(key, None)
-        if saved != current:
+        differences = resume_differences(state["metadata"]["config"], config_to_dict(self.config))
+        if differences:
             raise ValueError(
-                f"{self.checkpoint_path}: was written by a different configuration; "
-                "use another output folder or delete the checkpoint"
+                f"{self.checkpoint_path}: was written with another configuration ({'; '.join(differences)}); "
+                f"only {', '.join(RESUMABLE)} may change when a run resumes: use another output folder or delete "
+                "the checkpoint"
             )
+        if state["epoch"] > self.config.optimizer.epochs:
+            raise ValueError(
+                f"{self.checkpoint_path}: has trained {state['epoch']} epochs, more than optimizer.epochs "
+                f"({self.config.optimizer.epochs})"
+            )
+        return state
+
+    def _restore(self, state: dict[str, Any]) -> None:
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
@@ -287,9 +327,16 @@ class Trainer:
     # -- the run ---------------------------------------------------------------------------------------------------
 
     def save(self) -> None:
-        """Checkpoint (rank 0), atomically, and rewrite the CSV log from the checkpointed history."""
+        """Checkpoint (rank 0), atomically, then :meth:`export`. The checkpoint holds the loss sums averaged over
+        the processes, so that every process resumes with the same ones."""
+        self.running = process_mean(self.running, self.device)
         if self.process.is_main:
             save_state(self.checkpoint_path, self._state())
+        self.export()
+
+    def export(self) -> None:
+        """Write ``model.safetensors`` and rewrite ``metrics.csv`` from the checkpointed history (rank 0)."""
+        if self.process.is_main:
             save_model(self.output / "model.safetensors", self.model, self.metadata())
             self._write_csv()
         distributed.barrier()
@@ -308,6 +355,7 @@ class Trainer:
 
     def _end_of_epoch(self, seconds: float) -> dict[str, Any]:
         names = ["total"] + [f"S{k}_{name}" for k, name in enumerate(self.config.losses)]
+        self.running = process_mean(self.running, self.device)  # the whole batches' losses, the same in every process
         means = (self.running / self.steps_per_epoch).tolist()
         row: dict[str, Any] = {"epoch": self.epoch + 1, "lr": self.optimizer.param_groups[0]["lr"]}
         row.update({f"train_{name}": value for name, value in zip(names, means, strict=True)})
@@ -316,7 +364,7 @@ class Trainer:
         last = self.epoch + 1 == self.config.optimizer.epochs
         if self.process.is_main and ((self.epoch + 1) % self.config.runtime.eval_every == 0 or last):
             for split, faces in self.test_faces.items():
-                result = evaluate_faces(self.model, faces, self.info, self.device, bf16=self.bf16)
+                result = evaluate_faces(self.model, faces, self.info, self.device)  # fp32, as `ffld evaluate`
                 for stage, nmes in enumerate(result.nme):
                     row[f"{split}_nme_S{stage}"] = float(nmes.mean())
         self.update_align_filter(means)
@@ -338,6 +386,10 @@ class Trainer:
 
     def run(self) -> list[dict[str, Any]]:
         """Train to the configured number of epochs (resuming if a checkpoint exists); returns the history."""
+        if self.epoch == self.config.optimizer.epochs:  # trained before: a kill may have cut its outputs short
+            self.export()
+            self.log(f"all {self.epoch} epochs were trained; {self.output}'s model file and CSV log are rewritten")
+            return self.history
         writer = None
         if self.process.is_main:
             from torch.utils.tensorboard import SummaryWriter
@@ -382,6 +434,12 @@ class Trainer:
         return self.history
 
 
+def _first(items: list[str], count: int = 5) -> str:
+    """The first ``count`` items, comma-separated, and how many more there are."""
+    more = f" and {len(items) - count} more" if len(items) > count else ""
+    return ", ".join(items[:count]) + more
+
+
 def _summary(row: dict[str, Any]) -> str:
     """One line per epoch: the loss, and the NME of S0 and of the last stage on each test split."""
     parts = [f"epoch {row['epoch']}", f"loss {row['train_total']:.4g}"]
@@ -402,4 +460,4 @@ def train(config: TrainConfig, log: Callable[[str], None] = print) -> list[dict[
         distributed.cleanup()
 
 
-__all__ = ["Trainer", "TrainingDiverged", "optimisation_step", "train"]
+__all__ = ["Trainer", "TrainingDiverged", "optimisation_step", "process_mean", "resolve_flag", "train"]
