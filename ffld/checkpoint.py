@@ -40,14 +40,55 @@ def save_state(path: str | os.PathLike, state: dict[str, Any]) -> None:
     os.replace(temporary, path)
 
 
-def load_state(path: str | os.PathLike) -> dict[str, Any]:
-    """Read a training state with ``weights_only=True`` onto the CPU."""
+def _load_failure(error: Exception) -> str:
+    """One line on why ``torch.load`` failed: for a file ``weights_only=True`` refused, the unpickler's complaint
+    (torch's message around it is several paragraphs of advice)."""
+    _, refused, complaint = str(error).partition("WeightsUnpickler error:")
+    first_sentence = complaint.strip().split("\n\n")[0].split(". ")[0]  # e.g. "Unsupported global: GLOBAL m.C ..."
+    text = f"refused by weights_only=True: {first_sentence}" if refused else f"{type(error).__name__}: {error}"
+    return " ".join(text.split())
+
+
+def _require(path: str | os.PathLike, value: Any, keys: tuple[str, ...], what: str) -> dict[str, Any]:
+    """``value`` if it is a dict holding every one of ``keys``; else a :class:`CheckpointError` naming ``path``."""
+    if not isinstance(value, dict):
+        raise CheckpointError(f"{path}: not an ffld {what} (it holds a {type(value).__name__}, not a dict)")
+    missing = [repr(key) for key in keys if key not in value]
+    if missing:
+        raise CheckpointError(f"{path}: not an ffld {what} (no {', '.join(missing)} entry)")
+    return value
+
+
+def _describes_model(metadata: Any) -> bool:
+    """Whether ``metadata`` is a dict holding the model's arguments: ``model``, a dict with ``num_landmarks``."""
+    arguments = metadata.get("model") if isinstance(metadata, dict) else None
+    return isinstance(arguments, dict) and "num_landmarks" in arguments
+
+
+def _model_metadata(path: str | os.PathLike, metadata: Any) -> dict[str, Any]:
+    """``metadata`` if it describes a model (see :func:`save_model`); else a :class:`CheckpointError`."""
+    if not _describes_model(metadata):
+        raise CheckpointError(f"{path}: its ffld metadata has no model arguments ('model' with 'num_landmarks')")
+    return metadata
+
+
+def load_state(path: str | os.PathLike, keys: tuple[str, ...] = ("metadata",)) -> dict[str, Any]:
+    """Read a training state with ``weights_only=True`` onto the CPU.
+
+    Args:
+        path: the ``.pt`` file.
+        keys: entries the state must hold (every state the trainer writes holds ``metadata``).
+
+    Raises:
+        CheckpointError: the file is missing, unreadable or unsafe, or is not a dict holding ``keys``.
+    """
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        state = torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
         raise CheckpointError(f"{path}: no such checkpoint") from None
     except Exception as error:  # torch raises several types for corrupt or unsafe files
-        raise CheckpointError(f"{path}: not a readable ffld checkpoint ({type(error).__name__}: {error})") from error
+        raise CheckpointError(f"{path}: not a readable ffld checkpoint ({_load_failure(error)})") from error
+    return _require(path, state, keys, "training checkpoint")
 
 
 def save_model(path: str | os.PathLike, model: FFLD, metadata: dict[str, Any]) -> None:
@@ -59,7 +100,7 @@ def save_model(path: str | os.PathLike, model: FFLD, metadata: dict[str, Any]) -
         metadata: JSON-serialisable data; must hold ``model`` (the :class:`FFLD` keyword arguments, with
             ``num_landmarks``).
     """
-    if "model" not in metadata or "num_landmarks" not in metadata["model"]:
+    if not _describes_model(metadata):
         raise ValueError("metadata must hold the model's arguments under 'model', including 'num_landmarks'")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -70,16 +111,21 @@ def save_model(path: str | os.PathLike, model: FFLD, metadata: dict[str, Any]) -
 
 
 def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
-    """The metadata of a model file (``.safetensors``) or of a training checkpoint."""
+    """The metadata of a model file (``.safetensors``) or of a training checkpoint.
+
+    Raises:
+        CheckpointError: the file is missing or unreadable, or its metadata does not describe an ffld model.
+    """
     path = Path(path)
     if path.suffix != ".safetensors":
-        return load_state(path)["metadata"]
+        return _model_metadata(path, load_state(path)["metadata"])
     try:
         with safe_open(path, framework="pt") as handle:
-            return json.loads((handle.metadata() or {})["ffld"])
+            text = _require(path, handle.metadata() or {}, ("ffld",), "model file")["ffld"]
+        return _model_metadata(path, json.loads(text))
     except FileNotFoundError:
         raise CheckpointError(f"{path}: no such model file") from None
-    except (SafetensorError, KeyError, json.JSONDecodeError, OSError) as error:
+    except (SafetensorError, json.JSONDecodeError, OSError) as error:
         raise CheckpointError(f"{path}: not an ffld model file ({error})") from error
 
 
@@ -91,11 +137,14 @@ def load_model(path: str | os.PathLike, device: torch.device | str = "cpu") -> t
     """
     path = Path(path)
     metadata = read_metadata(path)
-    weights = load_file(path) if path.suffix == ".safetensors" else load_state(path)["model"]
-    model = FFLD(**metadata["model"])
+    weights = load_file(path) if path.suffix == ".safetensors" else load_state(path, ("model",))["model"]
+    try:
+        model = FFLD(**metadata["model"])
+    except TypeError as error:
+        raise CheckpointError(f"{path}: its metadata's model arguments do not fit this ffld ({error})") from error
     try:
         model.load_state_dict(weights)
-    except RuntimeError as error:
+    except (RuntimeError, TypeError) as error:  # TypeError: weights that are not a state dict
         raise CheckpointError(f"{path}: weights do not fit the model its metadata describes ({error})") from error
     return model.to(device).eval(), metadata
 

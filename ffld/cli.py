@@ -1,7 +1,8 @@
 """The ``ffld`` command: train, evaluate, predict, bench, experiment, export.
 
-Errors in what the user gave (a config, a checkpoint, a dataset, an image) end the command with one line on
-stderr, ``ffld <command>: error: <what and where>``, and exit status 1.
+Errors in what the user gave (a config, a checkpoint, a dataset, an image, a device), a diverged training and a
+failed experiment run end the command with one line on stderr, ``ffld <command>: error: <what and where>``, and
+exit status 1; any other exception (a bug) keeps its traceback.
 """
 
 from __future__ import annotations
@@ -193,6 +194,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     from ffld.data.base import DatasetError
     from ffld.data.image import ImageFileError
     from ffld.data.pts import LandmarkFileError
+    from ffld.experiments import ExperimentError
+    from ffld.train.config import ConfigError
+    from ffld.train.distributed import DeviceError
     from ffld.train.engine import TrainingDiverged
 
     args = build_parser().parse_args(argv)
@@ -202,7 +206,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         ValueError,
         FileNotFoundError,
         CheckpointError,
+        ConfigError,
         DatasetError,
+        DeviceError,
+        ExperimentError,
         ImageFileError,
         LandmarkFileError,
         TrainingDiverged,

@@ -33,10 +33,15 @@ import numpy as np
 import yaml
 
 from ffld.provenance import write_json
-from ffld.train.config import CONFIG_DIR, ConfigError, load_config
+from ffld.train.config import CONFIG_DIR, ConfigError, TrainConfig, load_config
+from ffld.train.distributed import choose_device
 
 EXPERIMENT_DIR = CONFIG_DIR / "experiments"
 SHORT = {"L2": "l2", "L1": "l1", "AL": "align"}
+
+
+class ExperimentError(RuntimeError):
+    """A run of an experiment that failed or is not trained yet; the message names its folder."""
 
 
 @dataclass(frozen=True)
@@ -91,6 +96,27 @@ TABLES: dict[str, list[Variant]] = {
 """Rows of each table; Table 6's rows differ in (∇low_level, ∇crop_location)."""
 
 
+def _read_spec(path: Path) -> dict[str, Any]:
+    """An experiment file's content, checked: a mapping with the required keys, no unknown key or table."""
+    try:
+        spec = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as error:
+        raise ConfigError(f"{path}: cannot read the experiment file ({error})") from error
+    if not isinstance(spec, dict):
+        raise ConfigError(f"{path}: the experiment file must be a mapping, got {type(spec).__name__}")
+    required = {"pretrain", "finetune", "seeds"}
+    missing = required - set(spec)
+    if missing:
+        raise ConfigError(f"{path}: missing key(s) {', '.join(sorted(missing))}")
+    unknown = set(spec) - required - {"tables", "noise"}
+    if unknown:
+        raise ConfigError(f"{path}: unknown key(s) {', '.join(sorted(unknown))}")
+    unknown_tables = set(spec.get("tables", [])) - set(TABLES)
+    if unknown_tables:
+        raise ConfigError(f"{path}: unknown table(s) {', '.join(sorted(unknown_tables))}")
+    return spec
+
+
 @dataclass(frozen=True)
 class Run:
     """One training run of the experiment."""
@@ -121,13 +147,7 @@ class Experiment:
             available = ", ".join(sorted(p.stem for p in EXPERIMENT_DIR.glob("*.yaml")))
             raise ConfigError(f"{name}: no such experiment file (built-in: {available})")
         self.path = path
-        self.spec = yaml.safe_load(path.read_text(encoding="utf-8"))
-        unknown = set(self.spec) - {"pretrain", "finetune", "seeds", "tables", "noise"}
-        if unknown:
-            raise ConfigError(f"{path}: unknown key(s) {', '.join(sorted(unknown))}")
-        unknown_tables = set(self.spec.get("tables", [])) - set(TABLES)
-        if unknown_tables:
-            raise ConfigError(f"{path}: unknown table(s) {', '.join(sorted(unknown_tables))}")
+        self.spec = _read_spec(path)
         self.name = path.stem
         self.runs_dir = Path(runs) / self.name
         self.results_dir = Path(results) / self.name
@@ -173,13 +193,16 @@ class Experiment:
     def _config_name(self, run: Run) -> str:
         return self.spec["pretrain"] if run.folder.name == "pretrain" else self.spec["finetune"]
 
+    def config(self, run: Run) -> TrainConfig:
+        """The training config of a run, its overrides applied."""
+        return load_config(self._config_name(run), {**run.overrides, "output": str(run.folder)})
+
     def is_finished(self, run: Run) -> bool:
-        config = load_config(self._config_name(run), {**run.overrides, "output": str(run.folder)})
         state = run.folder / "metrics.csv"
         return (
             run.model_file.exists()
             and state.exists()
-            and (len(state.read_text().strip().splitlines()) - 1 >= config.optimizer.epochs)
+            and (len(state.read_text().strip().splitlines()) - 1 >= self.config(run).optimizer.epochs)
         )
 
     def execute(self, run: Run, threads: int) -> None:
@@ -191,10 +214,13 @@ class Experiment:
             arguments += ["--set", f"{key}={json.dumps(value)}"]
         run.folder.mkdir(parents=True, exist_ok=True)
         environment = {**os.environ, "OMP_NUM_THREADS": str(threads)}
-        with open(run.folder / "train.log", "a") as log:
-            completed = subprocess.run(arguments, stdout=log, stderr=subprocess.STDOUT, env=environment)
+        log = run.folder / "train.log"
+        with open(log, "a") as handle:
+            completed = subprocess.run(arguments, stdout=handle, stderr=subprocess.STDOUT, env=environment)
         if completed.returncode != 0:
-            raise RuntimeError(f"{' '.join(arguments)} failed; see {run.folder / 'train.log'}")
+            raise ExperimentError(
+                f"{run.folder}: training failed (exit status {completed.returncode}: {_last_line(log)}); see {log}"
+            )
 
     def train_all(self, jobs: int = 1, log: Any = print) -> None:
         """Pre-train every baseline, then every variant, ``jobs`` runs at a time (each on cores // jobs threads)."""
@@ -220,9 +246,10 @@ class Experiment:
             evaluation = run.folder / "evaluation.json"
             if not evaluation.exists():
                 if not self.is_finished(run):
-                    raise RuntimeError(f"{run.folder}: not trained yet (run `ffld experiment {self.name} --train`)")
+                    raise ExperimentError(f"{run.folder}: not trained yet (run `ffld experiment {self.path} --train`)")
+                device = choose_device(self.config(run).runtime.device)
                 evaluate_checkpoint(
-                    run.model_file, "synthface", None, ["common", "challenge", "full"], output=run.folder
+                    run.model_file, "synthface", None, ["common", "challenge", "full"], device, output=run.folder
                 )
                 os.replace(run.folder / "results.json", evaluation)
             result = json.loads(evaluation.read_text())
@@ -250,6 +277,12 @@ class Experiment:
             (self.results_dir / "noise.md").write_text(text)
             log(text)
         return summary
+
+
+def _last_line(path: Path) -> str:
+    """The last non-blank line of a text file (a failed command's error message)."""
+    lines = path.read_text(errors="replace").strip().splitlines()
+    return lines[-1].strip() if lines else "nothing logged"
 
 
 def _aggregate(per_seed: list[dict[str, list[dict[str, float]]]]) -> dict[str, Any]:
@@ -390,6 +423,7 @@ __all__ = [
     "METRICS",
     "TABLES",
     "Experiment",
+    "ExperimentError",
     "Run",
     "Variant",
     "final_stage",

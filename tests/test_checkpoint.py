@@ -1,13 +1,17 @@
-"""Checkpoints: model files round-trip, training states load with weights_only=True, bad files are named."""
+"""Checkpoints: model files round-trip, training states load with weights_only=True, bad or foreign files are named
+in a one-line error."""
 
 import re
 
 import pytest
 import torch
+from safetensors.torch import save_file
 from torch import nn
 
 from ffld.checkpoint import CheckpointError, load_model, load_state, read_metadata, save_model, save_state
 from ffld.models import FFLD
+
+METADATA = {"model": {"num_landmarks": 5, "stages": 2}, "input_size": 64, "enlarge": 1.25, "box": "landmarks"}
 
 
 class Payload:
@@ -25,10 +29,9 @@ def _trained_looking_model() -> FFLD:
 
 def test_model_file_round_trip(tmp_path):
     model = _trained_looking_model()
-    metadata = {"model": {"num_landmarks": 5, "stages": 2}, "input_size": 64, "enlarge": 1.25, "box": "landmarks"}
-    save_model(tmp_path / "m.safetensors", model, metadata)
+    save_model(tmp_path / "m.safetensors", model, METADATA)
     loaded, loaded_metadata = load_model(tmp_path / "m.safetensors")
-    assert loaded_metadata == metadata == read_metadata(tmp_path / "m.safetensors")
+    assert loaded_metadata == METADATA == read_metadata(tmp_path / "m.safetensors")
     images = torch.rand(2, 3, 64, 64)
     with torch.no_grad():
         for a, b in zip(model(images).stages, loaded(images).stages, strict=True):
@@ -41,11 +44,20 @@ def test_training_state_loads_with_weights_only(tmp_path):
     optimizer = torch.optim.Adam(model.parameters())
     model(torch.rand(2, 3, 64, 64)).stages[-1].sum().backward()
     optimizer.step()
-    state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": 3, "history": [{"a": 1.0}]}
+    state = {
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "epoch": 3,
+        "history": [{"a": 1.0}],
+        "metadata": METADATA,
+    }
     save_state(tmp_path / "last.pt", state)
     loaded = load_state(tmp_path / "last.pt")
     assert loaded["epoch"] == 3 and loaded["history"] == [{"a": 1.0}]
     torch.testing.assert_close(loaded["optimizer"]["state"][0]["exp_avg"], state["optimizer"]["state"][0]["exp_avg"])
+    rebuilt, metadata = load_model(tmp_path / "last.pt")
+    assert metadata == METADATA
+    torch.testing.assert_close(rebuilt.state_dict(), model.state_dict(), rtol=0, atol=0)
 
 
 def test_unsafe_or_corrupt_checkpoints_are_refused_by_name(tmp_path):
@@ -53,7 +65,45 @@ def test_unsafe_or_corrupt_checkpoints_are_refused_by_name(tmp_path):
     (tmp_path / "corrupt.pt").write_bytes(b"not a checkpoint")
     (tmp_path / "corrupt.safetensors").write_bytes(b"\x00" * 20)
     for name in ("unsafe.pt", "corrupt.pt", "missing.pt"):
-        with pytest.raises(CheckpointError, match=re.escape(name)):
+        with pytest.raises(CheckpointError, match=re.escape(name)) as error:
             load_state(tmp_path / name)
+        assert "\n" not in str(error.value)  # torch's several paragraphs of advice are left out
+    with pytest.raises(CheckpointError, match=r"refused by weights_only=True: Unsupported global: .*Payload"):
+        load_state(tmp_path / "unsafe.pt")
     with pytest.raises(CheckpointError, match=re.escape("corrupt.safetensors")):
         load_model(tmp_path / "corrupt.safetensors")
+
+
+def _foreign_files(folder) -> dict[str, str]:
+    """Files that torch or safetensors read but that ffld did not write -> what the error must say."""
+    weights = FFLD(5, stages=2).state_dict()
+    torch.save({"state_dict": weights}, folder / "no_metadata.pt")
+    torch.save([weights], folder / "list.pt")
+    torch.save({"metadata": {"epochs": 3}, "model": weights}, folder / "no_model_arguments.pt")
+    torch.save({"metadata": METADATA, "state_dict": weights}, folder / "no_weights.pt")
+    torch.save({"metadata": METADATA, "model": [1, 2]}, folder / "weights_not_a_dict.pt")
+    unknown_argument = {**METADATA, "model": {"num_landmarks": 5, "depth": 3}}
+    torch.save({"metadata": unknown_argument, "model": weights}, folder / "unknown_argument.pt")
+    save_file({"w": torch.zeros(2)}, folder / "no_ffld_metadata.safetensors")
+    save_file({"w": torch.zeros(2)}, folder / "metadata_list.safetensors", metadata={"ffld": "[1, 2]"})
+    return {
+        "no_metadata.pt": "no 'metadata' entry",
+        "list.pt": "it holds a list, not a dict",
+        "no_model_arguments.pt": "no model arguments",
+        "no_weights.pt": "no 'model' entry",
+        "weights_not_a_dict.pt": "weights do not fit",
+        "unknown_argument.pt": "model arguments do not fit",
+        "no_ffld_metadata.safetensors": "no 'ffld' entry",
+        "metadata_list.safetensors": "no model arguments",
+    }
+
+
+def test_foreign_checkpoints_are_refused_by_name_and_reason(tmp_path):
+    for name, reason in _foreign_files(tmp_path).items():
+        with pytest.raises(CheckpointError, match=f"{re.escape(name)}: .*{re.escape(reason)}"):
+            load_model(tmp_path / name)
+    with pytest.raises(CheckpointError, match=re.escape("list.pt: not an ffld training checkpoint")):
+        load_state(tmp_path / "list.pt")
+    with pytest.raises(CheckpointError, match=re.escape("no_metadata.pt: not an ffld training checkpoint")):
+        read_metadata(tmp_path / "no_metadata.pt")
+    assert read_metadata(tmp_path / "no_weights.pt") == METADATA  # the weights are only needed to rebuild a model

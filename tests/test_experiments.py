@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
 import yaml
 
+import ffld.evaluate
+import ffld.experiments
 from ffld.experiments import (
     EXPERIMENT_DIR,
     TABLES,
@@ -19,6 +22,7 @@ from ffld.experiments import (
     paired_difference,
     table_rows,
 )
+from ffld.train.config import ConfigError
 
 
 def test_tables_follow_the_paper():
@@ -155,3 +159,48 @@ def test_built_in_experiments_resolve_every_run_config(name, tmp_path):
     assert sorted({run.seed for run in runs}) == [0, 1, 2]
     rows = {variant.slug for table in experiment.spec["tables"] for variant in TABLES[table]}
     assert rows <= {run.variant.slug for run in runs if run.noise == "clean"}
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("pretrain: [unclosed", "cannot read the experiment file"),
+        ("- a list", "must be a mapping, got list"),
+        ("pretrain: synthface-cpu-baseline\nseeds: [0]", "missing key(s) finetune"),
+        ("pretrain: a\nfinetune: b\nseeds: [0]\ntables: [table9]", "unknown table(s) table9"),
+    ],
+)
+def test_experiment_files_are_checked(tmp_path, text, problem):
+    (tmp_path / "bad.yaml").write_text(text)
+    with pytest.raises(ConfigError, match=re.escape(f"{tmp_path / 'bad.yaml'}: ") + ".*" + re.escape(problem)):
+        Experiment(str(tmp_path / "bad.yaml"))
+
+
+def _finished_experiment(folder) -> Experiment:
+    """A one-seed "stages" experiment whose runs look trained (a model file, one epoch logged), on CUDA."""
+    config = {"optimizer": {"epochs": 1}, "runtime": {"device": "cuda"}}
+    (folder / "train.yaml").write_text(yaml.safe_dump(config))
+    spec = {"pretrain": str(folder / "train.yaml"), "finetune": str(folder / "train.yaml"), "seeds": [0],
+            "tables": ["stages"]}  # fmt: skip
+    (folder / "tiny.yaml").write_text(yaml.safe_dump(spec))
+    experiment = Experiment(str(folder / "tiny.yaml"), folder / "runs", folder / "results")
+    for run in experiment.runs():
+        run.folder.mkdir(parents=True)
+        run.model_file.touch()
+        (run.folder / "metrics.csv").write_text("epoch\n1\n")
+    return experiment
+
+
+def test_summarise_evaluates_on_the_device_of_the_runs_config(tmp_path, monkeypatch):
+    """Runs are evaluated on the device their config chooses (the end-to-end test above: its CPU runs on the CPU)."""
+    experiment = _finished_experiment(tmp_path)
+    devices = []
+
+    def evaluate(checkpoint, dataset, root, splits, device, output):
+        devices.append(device)
+        (output / "results.json").write_text(json.dumps({"subsets": per_seed(4.0)}))
+
+    monkeypatch.setattr(ffld.experiments, "choose_device", lambda name: f"the device chosen for {name!r}")
+    monkeypatch.setattr(ffld.evaluate, "evaluate_checkpoint", evaluate)
+    summary = experiment.summarise(log=lambda line: None)
+    assert devices == ["the device chosen for 'cuda'"] * 4 and len(summary["variants"]) == 4

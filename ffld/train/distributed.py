@@ -35,13 +35,25 @@ class ProcessInfo:
         return self.rank == 0
 
 
+class DeviceError(ValueError):
+    """A device that cannot be used: a name PyTorch does not know, or CUDA without a GPU."""
+
+
 def choose_device(name: str) -> torch.device:
-    """ "auto" → CUDA when available, else CPU; "cuda" refuses to run without a GPU."""
-    if name == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("device 'cuda' was asked for, but PyTorch sees no CUDA GPU")
+    """ "auto" → CUDA when available, else CPU; "cuda" refuses to run without a GPU.
+
+    Raises:
+        DeviceError: ``name`` is not a device, or names CUDA and PyTorch sees no CUDA GPU.
+    """
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
-    return torch.device(name)
+    try:
+        device = torch.device(name)
+    except RuntimeError as error:
+        raise DeviceError(f"device {name!r}: not a device PyTorch knows (try auto, cpu or cuda)") from error
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise DeviceError(f"device {name!r}: CUDA was asked for, but PyTorch sees no CUDA GPU")
+    return device
 
 
 def setup(device_name: str) -> ProcessInfo:
@@ -80,15 +92,18 @@ class SyncBatchNorm2d(nn.BatchNorm2d):
     :math:`(x - \mu_c) / \sqrt{\sigma^2_c + \epsilon} \cdot \gamma_c + \beta_c`, and the running variance is
     updated with the unbiased :math:`Q_c / (n - 1)`, as ``BatchNorm2d`` does. The sums are all-reduced with
     :func:`torch.distributed.nn.functional.all_reduce`, whose backward all-reduces the gradients, so the backward
-    pass is that of the global batch too. Outside training or outside a process group it is a plain BatchNorm2d.
+    pass is that of the global batch too. The statistics are computed in at least float32 and the output has the
+    input's dtype, as BatchNorm2d's has (bfloat16 under autocast). Outside training or outside a process group it is
+    a plain BatchNorm2d.
     """
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
         if not (self.training and dist.is_initialized() and dist.get_world_size() > 1):
             return super().forward(input)
         channels = input.shape[1]
-        count = torch.tensor([input.numel() / channels], dtype=input.dtype, device=input.device)
-        sums = dist_functional.all_reduce(torch.cat([input.sum(dim=(0, 2, 3)), count]))
+        accumulate = torch.promote_types(input.dtype, torch.float32)  # statistics in at least float32
+        count = torch.tensor([input.numel() / channels], dtype=accumulate, device=input.device)
+        sums = dist_functional.all_reduce(torch.cat([input.sum(dim=(0, 2, 3), dtype=accumulate), count]))
         total = sums[-1]
         mean = sums[:channels] / total
         centred = input - mean[None, :, None, None]
@@ -105,7 +120,8 @@ class SyncBatchNorm2d(nn.BatchNorm2d):
         if self.affine:
             scale = scale * self.weight
         output = centred * scale[None, :, None, None]
-        return output + self.bias[None, :, None, None] if self.affine else output
+        output = output + self.bias[None, :, None, None] if self.affine else output
+        return output.to(input.dtype)
 
     @classmethod
     def convert(cls, module: nn.Module) -> nn.Module:
@@ -121,4 +137,4 @@ class SyncBatchNorm2d(nn.BatchNorm2d):
         return module
 
 
-__all__ = ["ProcessInfo", "SyncBatchNorm2d", "barrier", "choose_device", "cleanup", "setup"]
+__all__ = ["DeviceError", "ProcessInfo", "SyncBatchNorm2d", "barrier", "choose_device", "cleanup", "setup"]
