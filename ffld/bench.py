@@ -1,14 +1,20 @@
 """Speed and memory benchmarks (Sect. 6.5): inference latency and throughput, training throughput and memory.
 
 Inference: batch-1 latency and batched throughput (faces/s) for the baseline and the 3-stage model, in fp32 or
-bf16, eager, ``torch.compile`` or replayed CUDA graphs. Training: images/s of one optimisation step at a batch
-size, (a) reading uint8 crops and augmenting them on the device as the trainer does, and (b) fed pre-made float
-tensors, so that the ratio (a)/(b) shows what the input pipeline costs; and the peak GPU memory of a step.
+bf16, eager, ``torch.compile`` (compiled afresh for each figure, for its one input shape) or replayed CUDA graphs.
+Training: images/s of one optimisation step at a batch size, (a) reading uint8 crops and augmenting them on the
+device as the trainer does, and (b) fed pre-made float tensors, so that the ratio (a)/(b) shows what the input
+pipeline costs; and the peak GPU memory of one step (a), counting the model, its gradients and optimizer state and
+the step's batch and activations, not the benchmark's pool of crops nor anything else on the device.
+Models and inputs are in the trainer's memory format (channels-last on CUDA). "fp32" means whatever TF32 settings
+are in force (PyTorch's defaults: TF32 cuDNN convolutions, full-precision matmuls); the results record them with
+the memory format under ``settings``.
 All timings are medians over repeated runs after warm-up; CUDA work is synchronised before each clock read.
 """
 
 from __future__ import annotations
 
+import gc
 import statistics
 import time
 from collections.abc import Callable
@@ -19,7 +25,8 @@ import torch
 from ffld.data.specs import IBUG68, inter_ocular
 from ffld.data.transforms import LandmarkAugment
 from ffld.models import FFLD
-from ffld.train.engine import optimisation_step
+from ffld.train.config import RuntimeConfig
+from ffld.train.engine import optimisation_step, resolve_flag
 from ffld.train.objective import MultiLoss
 
 MODES = ("eager", "compile", "cudagraph")
@@ -28,6 +35,24 @@ MODES = ("eager", "compile", "cudagraph")
 def _synchronize(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
+
+
+def memory_format(device: torch.device) -> torch.memory_format:
+    """The trainer's memory format on ``device`` (``runtime.channels_last`` at its default): channels-last on CUDA,
+    contiguous elsewhere."""
+    return torch.channels_last if resolve_flag(RuntimeConfig().channels_last, device) else torch.contiguous_format
+
+
+def run_settings(device: torch.device) -> dict[str, Any]:
+    """What "fp32" means in this run and how tensors are laid out on ``device``: TF32 for cuDNN convolutions and
+    cuBLAS matmuls (both CUDA only), the float32 matmul precision, cuDNN autotuning and :func:`memory_format`."""
+    return {
+        "cudnn_allow_tf32": torch.backends.cudnn.allow_tf32,
+        "cuda_matmul_allow_tf32": torch.backends.cuda.matmul.allow_tf32,
+        "float32_matmul_precision": torch.get_float32_matmul_precision(),
+        "cudnn_benchmark": torch.backends.cudnn.benchmark,
+        "memory_format": str(memory_format(device)).removeprefix("torch."),
+    }
 
 
 def median_seconds(run: Callable[[], Any], device: torch.device, warmup: int, repeats: int) -> float:
@@ -44,7 +69,24 @@ def median_seconds(run: Callable[[], Any], device: torch.device, warmup: int, re
     return statistics.median(times)
 
 
+def _allocated_bytes(device: torch.device) -> int:
+    """Bytes of the tensors alive on CUDA ``device``, once garbage is collected (so that no collection during a
+    later measurement frees any of them)."""
+    gc.collect()
+    _synchronize(device)
+    return torch.cuda.memory_allocated(device)
+
+
+def _peak_bytes(run: Callable[[], Any], device: torch.device, start: int) -> int:
+    """Peak bytes allocated on CUDA ``device`` while ``run()`` runs, less ``start``."""
+    torch.cuda.reset_peak_memory_stats(device)
+    run()
+    _synchronize(device)
+    return torch.cuda.max_memory_allocated(device) - start
+
+
 def _inference_callable(model: FFLD, images: torch.Tensor, mode: str, bf16: bool) -> Callable[[], Any]:
+    """A function that runs ``model`` on ``images`` (B, 3, S, S) without gradients, in ``mode`` (:data:`MODES`)."""
     device = images.device
 
     def forward(network: Callable[[torch.Tensor], Any]) -> Callable[[], Any]:
@@ -60,7 +102,10 @@ def _inference_callable(model: FFLD, images: torch.Tensor, mode: str, bf16: bool
     if mode == "eager":
         return eager
     if mode == "compile":
-        return forward(torch.compile(model))
+        # Dynamo's cache belongs to FFLD.forward, shared by every model, precision and batch size; past its recompile
+        # limit a function silently runs eager. A fresh cache, and one static shape, for each figure.
+        torch._dynamo.reset()
+        return forward(torch.compile(model, dynamic=False))
     if mode == "cudagraph":
         if device.type != "cuda":
             raise ValueError("CUDA graphs need a CUDA device")
@@ -87,11 +132,11 @@ def inference_speed(
     warmup: int = 10,
     repeats: int = 50,
 ) -> dict[str, float]:
-    """Latency (ms per batch) and throughput (faces/s) of a forward pass on random images."""
-    model = model.to(device).eval()
-    if device.type == "cuda":
-        model = model.to(memory_format=torch.channels_last)
-    images = torch.rand(batch, 3, input_size, input_size, device=device)
+    """Latency (ms per batch) and throughput (faces/s) of a forward pass on random images, model and images in
+    :func:`memory_format`."""
+    layout = memory_format(device)
+    model = model.to(device, memory_format=layout).eval()
+    images = torch.rand(batch, 3, input_size, input_size, device=device).contiguous(memory_format=layout)
     seconds = median_seconds(_inference_callable(model, images, mode, bf16), device, warmup, repeats)
     return {"latency_ms": 1000 * seconds, "faces_per_s": batch / seconds}
 
@@ -105,20 +150,21 @@ def training_speed(
     warmup: int = 3,
     repeats: int = 10,
 ) -> dict[str, float]:
-    """Images/s of one optimisation step with on-device augmentation and with pre-made tensors, and peak memory.
+    """Images/s of one optimisation step with on-device augmentation and with pre-made tensors, and on CUDA the
+    peak memory of a step.
 
     The model (68 landmarks, the 300W layout ``IBUG68``) is trained with the paper's losses (IOD-L2, L2, L1, Align)
-    on random crops.
+    on random crops, model and images in :func:`memory_format`. ``peak_step_memory_mb`` is the peak memory
+    allocated during one step that augments on the device, after warm-up, less what was allocated before the model
+    was moved to the device: it counts the weights, gradients and Adam state, the step's batch, activations and
+    workspaces; not the pool of uint8 crops (the trainer's device-resident data set), the pre-made batch, nor
+    anything else on the device.
     """
     if model.num_landmarks != IBUG68.num_points:
         raise ValueError(f"training_speed needs a {IBUG68.num_points}-landmark model, got {model.num_landmarks}")
-    model = model.to(device).train()
-    channels_last = device.type == "cuda"
-    if channels_last:
-        model = model.to(memory_format=torch.channels_last)
+    layout = memory_format(device)
     losses = ["iod_l2", "l2", "l1", "align"][: len(model.refinements) + 1]
     objective = MultiLoss(losses, [1.0] * len(losses), model.stage_levels, 8)
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-6, weight_decay=5e-4)
     augment = LandmarkAugment(IBUG68.flip_permutation, generator=torch.Generator().manual_seed(0))
     pool = 4 * batch
     crops = torch.randint(0, 256, (pool, 3, input_size, input_size), dtype=torch.uint8, device=device)
@@ -126,23 +172,22 @@ def training_speed(
 
     def prepare(index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         augmented = augment.batch(crops[index], landmarks[index])
-        images = augmented.images.float().div_(255)
-        if channels_last:
-            images = images.contiguous(memory_format=torch.channels_last)
-        return images, augmented.landmarks
+        return augmented.images.float().div_(255).contiguous(memory_format=layout), augmented.landmarks
+
+    premade = prepare(torch.arange(batch, device=device))
+    outside = _allocated_bytes(device) if device.type == "cuda" else 0
+    model = model.to(device, memory_format=layout).train()
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-6, weight_decay=5e-4)
 
     def step(images: torch.Tensor, target: torch.Tensor) -> None:
         optimisation_step(model, optimizer, objective, images, target, inter_ocular(target, IBUG68), bf16)
 
-    premade = prepare(torch.arange(batch, device=device))
     counter = iter(range(10**9))
 
     def with_augmentation() -> None:
         start = next(counter) % 4 * batch
         step(*prepare(torch.arange(start, start + batch, device=device)))
 
-    if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(device)
     augmented_s = median_seconds(with_augmentation, device, warmup, repeats)
     premade_s = median_seconds(lambda: step(*premade), device, warmup, repeats)
     result = {
@@ -151,7 +196,7 @@ def training_speed(
         "input_pipeline_ratio": premade_s / augmented_s,
     }
     if device.type == "cuda":
-        result["peak_memory_mb"] = torch.cuda.max_memory_allocated(device) / 2**20
+        result["peak_step_memory_mb"] = _peak_bytes(with_augmentation, device, outside) / 2**20
     return result
 
 
@@ -208,6 +253,7 @@ def run_benchmarks(
     results: dict[str, Any] = {
         "input_size": input_size,
         "num_landmarks": num_landmarks,
+        "settings": run_settings(device),
         "parameters": {name: sum(p.numel() for p in m.parameters()) for name, m in models.items()},
         "inference": [],
         "training": [],
@@ -225,6 +271,7 @@ def run_benchmarks(
                         f"{name:8s} {mode:9s} {precision:4s} batch {batch:5d}: {row['latency_ms']:9.3f} ms, "
                         f"{row['faces_per_s']:10.1f} faces/s"
                     )
+        model.cpu()  # frees the device for the training figures
     for batch in train_batches:
         for precision in precisions:
             row = {"model": "ffld3", "landmarks": IBUG68.num_points, "precision": precision, "batch": batch}
@@ -233,7 +280,7 @@ def run_benchmarks(
                 training_speed(trained, device, batch, precision == "bf16", input_size, warmup, max(1, repeats // 5))
             )
             results["training"].append(row)
-            memory = f", peak {row['peak_memory_mb']:.0f} MB" if "peak_memory_mb" in row else ""
+            memory = f", step peak {row['peak_step_memory_mb']:.0f} MB" if "peak_step_memory_mb" in row else ""
             log(
                 f"training {precision:4s} batch {batch:5d}: {row['images_per_s_device_augmentation']:8.1f} images/s "
                 f"(pre-made tensors {row['images_per_s_premade']:8.1f}, ratio {row['input_pipeline_ratio']:.2f})"
@@ -245,4 +292,13 @@ def run_benchmarks(
     return results
 
 
-__all__ = ["MODES", "dlib_latency", "inference_speed", "median_seconds", "run_benchmarks", "training_speed"]
+__all__ = [
+    "MODES",
+    "dlib_latency",
+    "inference_speed",
+    "median_seconds",
+    "memory_format",
+    "run_benchmarks",
+    "run_settings",
+    "training_speed",
+]

@@ -1,14 +1,18 @@
 """ffld bench runs and reports consistent figures (speed itself is measured, never asserted)."""
 
 import json
+from collections.abc import Callable
 
 import pytest
 import torch
 from torch import nn
 
-from ffld.bench import _inference_callable, dlib_latency, run_benchmarks
+from ffld.bench import _inference_callable, dlib_latency, memory_format, run_benchmarks, run_settings, training_speed
 from ffld.cli import main
+from ffld.footprint import optimizer_state_bytes
 from ffld.models import FFLD
+from ffld.recipe import runtime_flags
+from ffld.train.config import TrainConfig
 
 
 def test_benchmark_figures_are_consistent():
@@ -45,6 +49,71 @@ def test_compiled_forward_matches_eager():
         _inference_callable(model, images, "jit", bf16=False)
 
 
+def test_every_compiled_figure_runs_its_own_static_graph(monkeypatch):
+    """Each ``--mode compile`` figure compiles the model afresh for its one input shape. Dynamo's cache belongs to
+    ``FFLD.forward``, so a cache shared by the grid's figures recompiles, and past torch's limit (8) runs eager;
+    here the limit is 1 and reaching it fails, and shapes would be dynamic from the first compile unless the
+    figure asks for static ones. A recording backend stands in for inductor, to keep the test fast."""
+    graphs: list[bool] = []  # whether each compiled graph has static shapes only
+
+    def recording(graph: torch.fx.GraphModule, example_inputs: list[torch.Tensor]) -> Callable[..., object]:
+        values = [node.meta["example_value"] for node in graph.graph.nodes if node.op == "placeholder"]
+        graphs.append(all(isinstance(v, torch.Tensor) and all(type(d) is int for d in v.shape) for v in values))
+        return graph.forward
+
+    compile_with = torch.compile
+    monkeypatch.setattr(torch, "compile", lambda model, **options: compile_with(model, backend=recording, **options))
+    limits = {"recompile_limit": 1, "fail_on_recompile_limit_hit": True, "assume_static_by_default": False}
+    with torch._dynamo.config.patch(limits):
+        results = run_benchmarks(
+            torch.device("cpu"), [1, 2], ["compile"], ["fp32", "bf16"], [], num_landmarks=5, input_size=32,
+            repeats=2, log=lambda line: None,
+        )  # fmt: skip
+    assert [row["batch"] for row in results["inference"]] == [1, 2] * 4  # models × precisions × batches
+    assert graphs == [True] * 8
+
+
+def test_results_record_what_fp32_means_and_the_trainers_memory_format():
+    """The settings are read when the benchmark runs, not assumed; the memory format follows the trainer's rule."""
+    precision = torch.get_float32_matmul_precision()
+    try:
+        torch.set_float32_matmul_precision("high")
+        with torch.backends.cudnn.flags(enabled=True, benchmark=True, allow_tf32=False):
+            settings = run_settings(torch.device("cuda"))
+    finally:
+        torch.set_float32_matmul_precision(precision)
+    assert settings == {
+        "cudnn_allow_tf32": False,
+        "cuda_matmul_allow_tf32": True,
+        "float32_matmul_precision": "high",
+        "cudnn_benchmark": True,
+        "memory_format": "channels_last",
+    }
+    assert run_settings(torch.device("cpu"))["memory_format"] == "contiguous_format"
+    for device in ("cpu", "cuda"):
+        trainer = runtime_flags(TrainConfig(), device)["channels_last"]
+        assert (memory_format(torch.device(device)) == torch.channels_last) == trainer
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="peak GPU memory needs CUDA")
+def test_peak_step_memory_counts_the_step_not_the_rest_of_the_device():
+    """The step's peak holds at least the weights, gradients and Adam's two moments, and does not change when
+    another 256 MiB are allocated on the device."""
+    cuda = torch.device("cuda")
+
+    def peak_mb() -> float:
+        torch.manual_seed(0)
+        model = FFLD(68, stages=3)
+        return training_speed(model, cuda, 4, input_size=64, warmup=1, repeats=1)["peak_step_memory_mb"]
+
+    peak_mb()  # the first step on the device also allocates the workspaces kept for later ones
+    alone = peak_mb()
+    ballast = torch.empty(2**28, dtype=torch.uint8, device=cuda)
+    assert peak_mb() == pytest.approx(alone, abs=1)
+    assert alone > optimizer_state_bytes(FFLD(68, stages=3)) / 2**20
+    del ballast
+
+
 def test_bench_command_writes_results_with_provenance(tmp_path):
     output = tmp_path / "bench.json"
     arguments = ["bench", "--device", "cpu", "--batch", "1", "--train-batch", "2", "--landmarks", "5", "--repeats", "2"]
@@ -52,6 +121,7 @@ def test_bench_command_writes_results_with_provenance(tmp_path):
     results = json.loads(output.read_text())
     assert {"command", "commit", "device", "versions", "date"} <= set(results["provenance"])
     assert results["inference"][0]["latency_ms"] > 0
+    assert results["settings"] == run_settings(torch.device("cpu"))
 
 
 def test_dlib_shape_predictor_is_timed():
