@@ -6,6 +6,7 @@ common look. Nothing it does is specific to a chapter, so a reader can also call
 
 from __future__ import annotations
 
+import os
 import random
 
 import numpy as np
@@ -32,6 +33,9 @@ FIGURE_STYLE = {
 def setup(seed: int = SEED, threads: int = THREADS) -> np.random.Generator:
     """Seed Python, NumPy and torch, make torch deterministic on ``threads`` threads, and style figures.
 
+    On the CPU, where the book runs, every operation ffld uses is deterministic. On a GPU some are not
+    (``grid_sample``'s backward, used by the crops, and adaptive pooling's accumulate with atomic adds): torch warns
+    about them instead of refusing to run, so a chapter still trains on a reader's GPU, not bit-reproducibly.
     In IPython it also renders figures as PNG (the book's stored outputs are PNG images).
 
     Args:
@@ -45,7 +49,8 @@ def setup(seed: int = SEED, threads: int = THREADS) -> np.random.Generator:
     np.random.seed(seed)  # noqa: NPY002 - also seed legacy global state for code that uses it
     torch.manual_seed(seed)
     torch.set_num_threads(threads)
-    torch.use_deterministic_algorithms(True)
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # deterministic cuBLAS, read when CUDA starts
+    torch.use_deterministic_algorithms(True, warn_only=True)
 
     import matplotlib as mpl
 
@@ -121,9 +126,29 @@ LIBRARY_MAP: dict[str, tuple[str, str]] = {
     "ffld.losses.wing_loss": ("Sect. 2", "Wing loss (Feng et al., 2018), for comparison"),
     "ffld.heatmaps.heatmap_l2_loss": ("Sect. 1, Fig. 6 (d)", "the HRM loss, for comparison"),
     "ffld.heatmaps.quantisation_error": ("Sect. 1", "arg-max quantisation of HRMs"),
+    "ffld.featuremaps.boundary_table": ("Sect. 1, Fig. 2", "how much each feature level responds across a boundary"),
     "ffld.landscapes.landscape": ("Fig. 6", "loss landscapes on a synthetic contour"),
+    "ffld.plotting.landscape_figure": ("Fig. 6", "the landscapes drawn"),
+    "ffld.plotting.crop_figure": ("Fig. 8", "a bilinear crop drawn"),
     "ffld.gradients.first_stage_gradients": ("Eq. 18, Fig. 7", "the three gradients reaching a feature map"),
-    "ffld.plotting.landscape_figure": ("Fig. 6, 7, 8", "the book's figures"),
+    "ffld.plotting.gradient_figure": ("Fig. 7", "the three gradients drawn"),
+    "ffld.anatomy.selected_patches": ("Fig. 5", "the patches after channel selection"),
+    "ffld.anatomy.table7_parameters": ("Table 7, Sect. 6.5", "a CropNet's parameters in closed form"),
+    "ffld.train.MultiLoss": ("Sect. 4", "one loss per prediction S0..SK"),
+    "ffld.train.load_config": ("Sect. 6.6", "the training recipe as a YAML config"),
+    "ffld.train.train": ("Sect. 6.6", "the trainer: CPU, GPU or several (torchrun), resumable"),
+    "ffld.data.transforms.LandmarkAugment": ("Sect. 6.6", "scale, translation, rotation (and flip) on the device"),
+    "ffld.data.synthetic.SynthFace": ("–", "the embedded synthetic benchmark, in 300W's layout"),
+    "ffld.data.W300": ("Sect. 6.1, Table 1", "300W"),
+    "ffld.data.AFLW19": ("Sect. 6.1, Table 2", "AFLW-19"),
+    "ffld.data.COFW": ("Sect. 6.1, Table 3", "COFW"),
+    "ffld.data.VW300": ("Sect. 6.1, Table 4", "300VW"),
+    "ffld.metrics.nme": ("Sect. 6.2", "normalised mean error"),
+    "ffld.metrics.auc_fr": ("Sect. 6.2, Fig. 9", "area under the CED and failure rate"),
+    "ffld.evaluate.evaluate_checkpoint": ("Sect. 6.3", "every stage's predictions and errors on a benchmark"),
+    "ffld.experiments.Experiment": ("Tables 5, 6", "an ablation over seeds, and its tables"),
+    "ffld.footprint.flop_counts": ("Sect. 6.5", "operations counted (with parameters and memory beside it)"),
+    "ffld.bench.run_benchmarks": ("Sect. 6.5", "speed and memory measured"),
     "ffld.book.setup": ("–", "the set-up call of every chapter"),
 }
 """Which object of the library implements which part of the paper (shown in chapter 0, checked by the tests)."""

@@ -183,7 +183,7 @@ def crop_patches_explicit(features: torch.Tensor, points: torch.Tensor, size: in
         (B, N, C, size, size) patches.
     """
     _check_inputs(features, points, size)
-    dtype = torch.promote_types(features.dtype, points.dtype)
+    dtype = torch.promote_types(features.dtype, torch.float32)  # as crop_patches: half precision cropped in float32
     return _ExplicitCrop.apply(features.to(dtype), points.to(dtype), size)
 
 

@@ -24,6 +24,7 @@ import math
 from collections.abc import Callable
 from typing import NamedTuple
 
+import numpy as np
 import torch
 from torch.func import vmap
 
@@ -231,6 +232,32 @@ def far_growth(
     return (at_far - at_near) / at_far
 
 
+def half_height_distance(
+    contour: Contour, loss: str, distances: torch.Tensor, direction: str = "across", **options
+) -> float:
+    """Where a loss reaches half its value at the last distance: the half-width of its valley (Sect. 4.3).
+
+    The first sample of the :func:`profile` at or above half of its last value, and linear interpolation between
+    it and the sample before. For L2 (``d²``) it is ``D / √2`` and for L1 (``d``) ``D / 2`` with ``D`` the last
+    distance, up to the interpolation; Align Loss's widens with its Gaussian filter.
+
+    Args:
+        contour: from :func:`contour_patch`.
+        loss: one of :data:`LOSSES`.
+        distances: (D,) increasing distances from the truth, in feature-map pixels, starting below half height.
+        direction: as for :func:`profile`.
+        **options: as for :func:`loss_function`.
+
+    Returns:
+        The distance, in feature-map pixels.
+    """
+    values = profile(contour, loss, distances, direction, **options).numpy()
+    k = int(np.argmax(values >= values[-1] / 2))
+    if k == 0:
+        raise ValueError("the profile starts at or above half height: start the distances nearer the truth")
+    return float(np.interp(values[-1] / 2, values[k - 1 : k + 1], distances.numpy()[k - 1 : k + 1]))
+
+
 __all__ = [
     "LOSSES",
     "LOSS_TITLES",
@@ -238,6 +265,7 @@ __all__ = [
     "anisotropy",
     "contour_patch",
     "far_growth",
+    "half_height_distance",
     "landscape",
     "loss_function",
     "normalise",

@@ -118,7 +118,9 @@ def gradient_profile(
         name -> (len(distances),) mean pull.
     """
     points, directions = points.detach().float(), directions.detach().float()
-    weight = torch.ones(points.shape[:2]) if visible is None else visible.float()
+    weight = (
+        torch.ones(points.shape[:2], device=points.device) if visible is None else visible.float().to(points.device)
+    )
     batch = points.shape[0]
     profiles = {}
     for name, loss in losses.items():
@@ -148,7 +150,7 @@ def profile_figure(distances: Sequence[float], profiles: dict[str, np.ndarray]) 
 
 def training_figure(histories: dict[str, list[dict[str, Any]]], split: str = "common") -> Figure:
     """Training curves of live runs: each stage's training loss relative to its first epoch (first run), and the
-    NME of S0 and of the last stage after every epoch (every run).
+    NME of S0 and of the last stage at every evaluated epoch (every run).
 
     Args:
         histories: run name -> the history :func:`ffld.train.train` returns (one row per epoch).
@@ -164,10 +166,11 @@ def training_figure(histories: dict[str, list[dict[str, Any]]], split: str = "co
     left.set(title=f"{name}: training loss per stage", xlabel="epoch", ylabel="loss / loss at epoch 1")
     left.legend(fontsize=7)
     for (name, history), colour in zip(histories.items(), ("tab:blue", "tab:red", "tab:green"), strict=False):
-        epochs = [row["epoch"] for row in history]
-        last = max(int(key.rsplit("S", 1)[1]) for key in history[0] if key.startswith(f"{split}_nme_S"))
+        evaluated = [row for row in history if f"{split}_nme_S0" in row]  # every runtime.eval_every epochs
+        epochs = [row["epoch"] for row in evaluated]
+        last = max(int(key.rsplit("S", 1)[1]) for key in evaluated[-1] if key.startswith(f"{split}_nme_S"))
         for stage, style in ((0, ":"), (last, "-")):
-            values = [100 * row[f"{split}_nme_S{stage}"] for row in history]
+            values = [100 * row[f"{split}_nme_S{stage}"] for row in evaluated]
             right.plot(epochs, values, style, color=colour, marker=".", label=f"{name}, S{stage}")
     right.set(title=f"NME on {split} test faces", xlabel="epoch", ylabel="NME (%, inter-ocular)")
     right.legend(fontsize=7)

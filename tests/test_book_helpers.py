@@ -1,5 +1,7 @@
 """ffld.book.setup and ffld.plotting: deterministic set-up and labelled figures."""
 
+import os
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
@@ -21,6 +23,9 @@ def test_setup_is_deterministic():
     assert torch.equal(b, torch.rand(3))
     assert torch.get_num_threads() == 2
     assert torch.are_deterministic_algorithms_enabled()
+    # On a GPU, ops without a deterministic kernel (grid_sample's backward) warn instead of stopping a chapter.
+    assert torch.is_deterministic_algorithms_warn_only_enabled()
+    assert os.environ["CUBLAS_WORKSPACE_CONFIG"] == ":4096:8"
     torch.use_deterministic_algorithms(False)
 
 

@@ -113,6 +113,16 @@ def test_half_precision_features_keep_subpixel_locations():
 
 
 @pytest.mark.parametrize("crop", CROPS)
+def test_half_precision_is_cropped_in_float32(crop):
+    features = torch.randn(1, 4, 16, 16).to(torch.bfloat16)
+    points = torch.tensor([[[7.3, 8.6]]], dtype=torch.bfloat16)  # both in bf16, as under autocast
+    patches = crop(features, points, 8)
+    assert patches.dtype == torch.float32
+    reference = crop_patches(features.float(), points.float(), 8)
+    torch.testing.assert_close(patches, reference, rtol=0, atol=0 if crop is crop_patches else 1e-6)
+
+
+@pytest.mark.parametrize("crop", CROPS)
 def test_bad_shapes_are_refused(crop):
     with pytest.raises(ValueError, match="features must be"):
         crop(torch.zeros(3, 4, 4), torch.zeros(1, 1, 2), 4)

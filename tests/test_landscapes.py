@@ -10,6 +10,7 @@ from ffld.landscapes import (
     anisotropy,
     contour_patch,
     far_growth,
+    half_height_distance,
     landscape,
     loss_function,
     normalise,
@@ -80,6 +81,19 @@ def test_saturation_far_from_the_truth():
     assert abs(far_growth(contour, "align")) < 0.01
     # A wide heat-map Gaussian has not saturated yet at 8 pixels.
     assert far_growth(contour, "heatmap_l2", heatmap_sigma=3.0) > 0.1
+
+
+def test_half_height_distance_of_l2_and_l1_and_the_align_filter():
+    contour = contour_patch()
+    distances = torch.linspace(0, 12, 49)
+    # L2 = d², half of 12² at 12/√2; linear interpolation over 0.25-px steps is off by < 1e-3 px there.
+    assert half_height_distance(contour, "l2", distances) == pytest.approx(12 / math.sqrt(2), abs=1e-3)
+    assert half_height_distance(contour, "l1", distances) == pytest.approx(6.0, abs=1e-12)  # L1 = d, on a sample
+    # The Gaussian filter widens Align Loss's valley across the boundary (Sect. 4.3).
+    wide = half_height_distance(contour, "align", distances, align_sigma=1.0)
+    assert wide > half_height_distance(contour, "align", distances, align_sigma=None)
+    with pytest.raises(ValueError, match="half height"):
+        half_height_distance(contour, "l2", torch.linspace(10, 12, 3))
 
 
 def test_bad_arguments():

@@ -3,8 +3,10 @@
 The paper assigns IOD-normalised L2 to the baseline S0 (Eq. 1), L2 to S1, L1 to S2 and Align Loss to S3 (Eq. 2);
 any assignment can be configured for the Table 5 ablation. Coordinates are input-image pixels. Align Loss for
 stage k compares patches of the level that stage k crops from (level 4 − k), cropped at the truth and at
-:math:`S_k`; the feature maps are detached there, so the loss moves the prediction, not the features (the paper
-does not say which channels it compares; with live features the network could lower the loss by flattening them).
+:math:`S_k`; the feature maps are detached there, so the loss moves the prediction, not the features. The paper
+shows such patches after channel selection (Fig. 5) but does not say which channels Align Loss compares; ffld
+compares all channels of the level, detached: with live features, or with the learnt selection, the network could
+lower the loss by flattening the patches instead of aligning them.
 """
 
 from __future__ import annotations
