@@ -32,7 +32,18 @@ def concatenate(parts: Sequence[Evaluation]) -> Evaluation:
         norms=np.concatenate([part.norms for part in parts]),
         errors=np.concatenate([part.errors for part in parts], axis=1),
         paths=[path for part in parts for path in part.paths],
+        visible=_concatenated_visibility(parts),
     )
+
+
+def _concatenated_visibility(parts: Sequence[Evaluation]) -> np.ndarray | None:
+    """The parts' visibility masks as one, ``None`` if none has one; parts scored differently are refused."""
+    masks = [part.visible for part in parts]
+    if all(mask is None for mask in masks):
+        return None
+    if any(mask is None for mask in masks):
+        raise ValueError("cannot join evaluations scored on visible landmarks with ones scored on all landmarks")
+    return np.concatenate(masks)
 
 
 def with_full(evaluations: dict[str, Evaluation], parts: tuple[str, ...] = ("common", "challenge")) -> dict:

@@ -49,6 +49,7 @@ def _evaluate(args: argparse.Namespace) -> None:
         args.output,
         args.workers,
         args.convert,
+        args.visible_only,
     )
     threshold = results["threshold"]
     for subset, rows in results["subsets"].items():
@@ -147,6 +148,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--device", default="auto", help="auto, cpu or cuda")
     evaluate.add_argument("--workers", type=int, default=0, help="image-decoding processes")
     evaluate.add_argument("--convert", action="store_true", help="convert grayscale/16-bit/RGBA images to RGB")
+    evaluate.add_argument(
+        "--visible-only", action="store_true", help="score each face on its visible landmarks (AFLW, COFW)"
+    )
     evaluate.add_argument("--output", help="folder for results.json and per_image.csv")
     evaluate.set_defaults(run=_evaluate)
 

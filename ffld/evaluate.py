@@ -37,6 +37,7 @@ class Evaluation:
         norms: (M,) the normaliser of each face.
         errors: (K+1, M, N) normalised error of every landmark (Fig. 11).
         paths: M source paths.
+        visible: (M, N) bool, the landmarks each face's NME averages over; ``None``: all of them.
     """
 
     stages: np.ndarray
@@ -45,11 +46,14 @@ class Evaluation:
     norms: np.ndarray
     errors: np.ndarray
     paths: list[str]
+    visible: np.ndarray | None = None
 
     @property
     def nme(self) -> np.ndarray:
-        """(K+1, M) per-image NME of every stage (fractions)."""
-        return self.errors.mean(axis=2)
+        """(K+1, M) per-image NME of every stage (fractions): the mean error of its (visible) landmarks."""
+        if self.visible is None:
+            return self.errors.mean(axis=2)
+        return (self.errors * self.visible).sum(axis=2) / self.visible.sum(axis=1)
 
     def summary(self, threshold: float) -> list[dict[str, float]]:
         """Per stage: mean NME, AUC and failure rate at ``threshold`` (all in %)."""
@@ -99,6 +103,7 @@ def evaluate_faces(
     device: torch.device | str = "cpu",
     bf16: bool = False,
     truth: np.ndarray | None = None,
+    visible: np.ndarray | None = None,
 ) -> Evaluation:
     """Evaluate a model on prepared faces.
 
@@ -106,6 +111,7 @@ def evaluate_faces(
         truth: (M, N, 2) landmarks to compare with, in original-image pixels. Default: the faces' exact landmarks
             where the dataset has them (SynthFace's ``clean_landmarks``, which equal the annotation unless
             annotation noise was generated), else their annotation.
+        visible: (M, N) bool, score only these landmarks (at least one per face); default: all.
     """
     stages_crop, deltas = predict_crops(model, faces.images, device, bf16=bf16)
     back = np.stack([invert_affine(m) for m in faces.matrices.numpy()])
@@ -115,7 +121,20 @@ def evaluate_faces(
     truth = np.asarray(truth, dtype=np.float64)
     norms = np.asarray(info.normaliser(truth, faces.boxes.numpy().astype(np.float64)), dtype=np.float64)
     errors = np.stack([landmark_errors(s, truth, norms) for s in stages])
-    return Evaluation(stages, deltas, truth, norms, errors, list(faces.paths))
+    if visible is not None:
+        visible = np.asarray(visible, dtype=bool)
+        if visible.shape != errors.shape[1:] or not visible.any(axis=1).all():
+            raise ValueError(f"visible must be {errors.shape[1:]} with at least one visible landmark per face")
+    return Evaluation(stages, deltas, truth, norms, errors, list(faces.paths), visible)
+
+
+def visibility_mask(faces: PreparedFaces, dataset: str) -> np.ndarray:
+    """(M, N) bool: the landmarks the dataset marks visible (AFLW's ``visible``, COFW's not ``occluded``)."""
+    if "visible" in faces.extras:
+        return faces.extras["visible"].numpy().astype(bool)
+    if "occluded" in faces.extras:
+        return ~faces.extras["occluded"].numpy().astype(bool)
+    raise ValueError(f"{dataset} marks no landmark visibility: only AFLW and COFW can be scored on visible landmarks")
 
 
 def evaluate_checkpoint(
@@ -128,6 +147,7 @@ def evaluate_checkpoint(
     output: str | os.PathLike | None = None,
     workers: int = 0,
     convert: bool = False,
+    visible_only: bool = False,
 ) -> dict[str, Any]:
     """Evaluate a model file or checkpoint on a benchmark's test subsets and optionally write the results.
 
@@ -140,6 +160,8 @@ def evaluate_checkpoint(
         output: a folder for ``results.json`` and ``per_image.csv``, with provenance.
         workers: image-decoding processes.
         convert: let the readers convert grayscale, 16-bit and 4-channel images to RGB.
+        visible_only: average each face's errors over its visible landmarks only (:func:`visibility_mask`; SAN's
+            AFLW protocol; the paper does not say which it used, and HRNet averages over all 19).
 
     SynthFace is generated (or found in its cache under ``root``, by default the training run's) with the generator
     settings the model was trained with, read from the model's metadata.
@@ -154,7 +176,12 @@ def evaluate_checkpoint(
             f"{checkpoint}: the model predicts {model.num_landmarks} landmarks, {dataset} has {info.spec.num_points}"
         )
     threshold = info.threshold if threshold is None else threshold
-    results: dict[str, Any] = {"checkpoint": str(checkpoint), "dataset": dataset, "threshold": threshold}
+    results: dict[str, Any] = {
+        "checkpoint": str(checkpoint),
+        "dataset": dataset,
+        "threshold": threshold,
+        "landmarks": "visible" if visible_only else "all",
+    }
     results["subsets"] = {}
     per_image = []
     trained_on = metadata.get("config", {}).get("data", {})
@@ -171,7 +198,8 @@ def evaluate_checkpoint(
             workers,
             f"preparing {split}",
         )
-        evaluation = evaluate_faces(model, faces, info, device)
+        visible = visibility_mask(faces, dataset) if visible_only else None
+        evaluation = evaluate_faces(model, faces, info, device, visible=visible)
         results["subsets"][split] = evaluation.summary(threshold)
         for index, path in enumerate(evaluation.paths):
             per_image.append(
@@ -191,4 +219,4 @@ def evaluate_checkpoint(
     return results
 
 
-__all__ = ["Evaluation", "evaluate_checkpoint", "evaluate_faces", "predict_crops"]
+__all__ = ["Evaluation", "evaluate_checkpoint", "evaluate_faces", "predict_crops", "visibility_mask"]

@@ -1,5 +1,7 @@
 """ffld.analysis and ffld.analysis_plots: benchmark tables, CEDs, ΔS statistics, worst cases, occlusion."""
 
+import dataclasses
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
@@ -41,6 +43,11 @@ def test_concatenate_and_full():
     assert full.stages.shape == (3, 8, 68, 2) and full.deltas.shape == (2, 8, 68, 2) and len(full.paths) == 8
     np.testing.assert_array_equal(full.nme[:, :5], parts["common"].nme)
     np.testing.assert_array_equal(concatenate([parts["challenge"]]).errors, parts["challenge"].errors)
+    # Scored on visible landmarks: the masks join too; mixed with an all-landmark evaluation, refused.
+    masked = [dataclasses.replace(part, visible=part.errors[0] < 0.05) for part in parts.values()]
+    np.testing.assert_array_equal(concatenate(masked).visible, np.concatenate([m.visible for m in masked]))
+    with pytest.raises(ValueError, match="visible landmarks with ones scored on all"):
+        concatenate([masked[0], parts["challenge"]])
 
 
 def test_renormalised_errors_scale_with_the_normaliser():

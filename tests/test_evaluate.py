@@ -1,0 +1,65 @@
+"""ffld.evaluate on a benchmark read from its official format: all landmarks, or the visible ones only."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from ffld.checkpoint import load_model, save_model
+from ffld.cli import main
+from ffld.data.prepared import prepare_faces
+from ffld.data.registry import dataset_info, open_split
+from ffld.evaluate import evaluate_checkpoint, evaluate_faces, visibility_mask
+from ffld.models import FFLD
+from tests.data_formats import cofw_variables, write_mat_v5
+
+METADATA = {"model": {"num_landmarks": 29, "stages": 1}, "input_size": 64, "enlarge": 1.25, "box": "dataset"}
+
+
+@pytest.fixture(scope="module")
+def cofw(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, np.ndarray]:
+    """A COFW test file of 3 faces with occlusion flags, and an untrained 1-stage model for its 29 landmarks."""
+    root = tmp_path_factory.mktemp("cofw")
+    variables, _, _, occlusion, _ = cofw_variables(np.random.default_rng(7), "test")
+    write_mat_v5(root / "COFW_test_color.mat", variables)
+    torch.manual_seed(0)
+    model = FFLD(**METADATA["model"]).eval()
+    save_model(root / "model.safetensors", model, METADATA)
+    return root, root / "model.safetensors", occlusion.astype(bool)
+
+
+def test_visible_only_averages_the_visible_landmarks(cofw: tuple[Path, Path, np.ndarray]) -> None:
+    root, path, occluded = cofw
+    every = evaluate_checkpoint(path, "cofw", str(root), convert=True)
+    visible = evaluate_checkpoint(path, "cofw", str(root), convert=True, visible_only=True)
+    assert (every["landmarks"], visible["landmarks"]) == ("all", "visible")
+    # By hand, from the per-landmark errors (inter-pupil normalised, COFW's normaliser).
+    faces = prepare_faces(open_split("cofw", str(root), "test", convert=True), 64, 1.25, "dataset")
+    errors = evaluate_faces(load_model(path)[0], faces, dataset_info("cofw")).errors  # (K+1, M, N)
+    assert np.array_equal(visibility_mask(faces, "cofw"), ~occluded)
+    for stage in range(2):
+        by_hand = [e[~o].mean() for e, o in zip(errors[stage], occluded, strict=True)]
+        assert visible["subsets"]["test"][stage]["nme"] == pytest.approx(100 * np.mean(by_hand), rel=1e-12)
+        assert every["subsets"]["test"][stage]["nme"] == pytest.approx(100 * errors[stage].mean(), rel=1e-12)
+    assert visible["subsets"]["test"][0]["nme"] != pytest.approx(every["subsets"]["test"][0]["nme"], rel=1e-6)
+
+
+def test_datasets_without_visibility_are_refused(cofw: tuple[Path, Path, np.ndarray]) -> None:
+    root, _, _ = cofw
+    faces = prepare_faces(open_split("cofw", str(root), "test", convert=True), 64, 1.25, "dataset")
+    faces.extras.clear()
+    with pytest.raises(ValueError, match="300w marks no landmark visibility"):
+        visibility_mask(faces, "300w")
+
+
+def test_the_command_line_scores_visible_landmarks(
+    cofw: tuple[Path, Path, np.ndarray], capsys: pytest.CaptureFixture[str]
+) -> None:
+    root, path, _ = cofw
+    expected = evaluate_checkpoint(path, "cofw", str(root), convert=True, visible_only=True)["subsets"]["test"]
+    command = ["evaluate", str(path), "--dataset", "cofw", "--root", str(root), "--convert", "--visible-only"]
+    assert main([*command, "--device", "cpu"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    shown = [f"test S{row['stage']}: NME {row['nme']:.2f}%" for row in expected]
+    assert [line.split(",")[0].strip() for line in lines] == shown
