@@ -149,11 +149,11 @@ def wflw_line(points: np.ndarray, box: np.ndarray, flags: np.ndarray, name: str)
     return " ".join([*numbers, *(str(int(f)) for f in flags), name])
 
 
-def write_video(path: Path, frames: list[np.ndarray], fps: float = 25.0) -> None:
-    """An MJPG AVI of RGB frames."""
+def write_video(path: Path, frames: list[np.ndarray], fps: float = 25.0, codec: str = "MJPG") -> None:
+    """An AVI of RGB frames: MJPG (every frame a key frame) or e.g. XVID (inter-coded, a key frame every 12)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     height, width = frames[0].shape[:2]
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (width, height))
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*codec), fps, (width, height))
     assert writer.isOpened()
     for frame in frames:
         writer.write(np.ascontiguousarray(frame[:, :, ::-1]))

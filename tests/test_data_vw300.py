@@ -1,7 +1,8 @@
-"""300VW reader against short MJPG videos with per-frame .pts files (category 3: 14 videos)."""
+"""300VW reader against short MJPG and XVID videos with per-frame .pts files (category 3: 14 videos)."""
 
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
@@ -46,6 +47,25 @@ def test_frames_and_landmarks(tmp_path: Path) -> None:
         mean_colour = item["image"].reshape(-1, 3).mean(axis=0)
         assert np.abs(mean_colour - COLOURS[frame]).max() < 12, (video, frame, mean_colour)  # MJPG is lossy
         np.testing.assert_allclose(item["landmarks"], points[video, frame] - 1.0, atol=1e-3)
+
+
+def test_inter_coded_video_frames_match_sequential_decoding(tmp_path: Path) -> None:
+    # An XVID video (frames predicted from earlier ones): a frame reached by seeking, in any order, must be the
+    # frame a sequential decode gives, or annotations would be paired with the wrong image.
+    make_300vw(tmp_path)
+    rng = np.random.default_rng(3)
+    texture = rng.integers(0, 256, size=(48, 64, 3), dtype=np.uint8)
+    count = 40  # video 410, the first of category 3, becomes 40 XVID frames, all annotated
+    write_video(tmp_path / "410" / "vid.avi", [np.roll(texture, 2 * k, axis=1) for k in range(count)], codec="XVID")
+    for frame in range(count):
+        write_pts_text(tmp_path / "410" / "annot" / f"{frame + 1:06d}.pts", rng.uniform(1, 40, size=(68, 2)))
+    capture = cv2.VideoCapture(str(tmp_path / "410" / "vid.avi"))
+    sequential = [capture.read()[1][:, :, ::-1] for _ in range(count)]
+    capture.release()
+    dataset = VW300(tmp_path, 3)
+    for index in [37, 5, 13, 12, 39, 0, 26, 25, 24]:
+        item = dataset[index]
+        assert item["video"] == "410" and np.array_equal(item["image"], sequential[item["frame"]]), item["frame"]
 
 
 def test_errors(tmp_path: Path) -> None:

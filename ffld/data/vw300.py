@@ -5,9 +5,11 @@ Layout (the official ``300VW_Dataset_2015_12_14`` archive)::
     root/<NNN>/vid.avi
     root/<NNN>/annot/000001.pts, 000002.pts, ...   (one .pts per frame, 1-based frame numbers)
 
-Frames are decoded with OpenCV. The three test categories and the 50 training videos are the lists used by the
-300VW evaluation in OpenFace (``CollectTestData.m``) and SAN (``generate_300VW.py``): category 1 has 31 videos,
-category 2 has 19, category 3 has 14 (the paper's Sect. 6.1: 114 videos, 64 for testing).
+Frames are decoded with OpenCV, sequentially where possible and by seeking otherwise (tests check that a seek in
+an inter-coded XVID AVI lands on the frame sequential decoding gives). The three test categories and the 50
+training videos are the lists used by the 300VW evaluation in OpenFace (``CollectTestData.m``) and SAN
+(``generate_300VW.py``): category 1 has 31 videos, category 2 has 19, category 3 has 14 (the paper's Sect. 6.1:
+114 videos, 64 for testing).
 """
 
 from __future__ import annotations
