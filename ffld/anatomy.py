@@ -7,11 +7,15 @@ channel-selected patches a CropNet sees (Fig. 5).
   :func:`selection_parameters` give the same counts in closed form from the layer sizes of Table 7, so that the
   paper's "1.46M parameters" can be solved for the number of landmarks N;
 - :func:`selected_patches` returns the patches after the 1×1 channel selection, cropped where the model crops
-  them (at :math:`S_{k-1}`), and :func:`selection_figure` draws them as Fig. 5 does.
+  them (at :math:`S_{k-1}`), and :func:`selection_figure` draws them as Fig. 5 does; :func:`selection_contrast`
+  measures how much the selected channels follow the boundaries, against random channel mixtures;
+- :func:`refined_from_baseline` builds the 3-stage model from a trained baseline, with zero or random CropNet FC
+  layers (Sect. 6.6).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import matplotlib.pyplot as plt
@@ -20,6 +24,7 @@ import torch
 from matplotlib.figure import Figure
 
 from ffld.crop import crop_patches
+from ffld.featuremaps import BoundaryFaces, boundary_response
 from ffld.geometry import image_to_feature
 from ffld.models import FFLD
 from ffld.plotting import check_labelled
@@ -197,6 +202,64 @@ def selected_patches(model: FFLD, images: torch.Tensor, stage: int) -> tuple[tor
     return model.refinements[stage - 1].crop(output.features[level - 1], centres), centres
 
 
+def selection_contrast(
+    model: FFLD, faces: BoundaryFaces, groups: dict[str, Sequence[int]], mixtures: int, rng: np.random.Generator
+) -> dict[tuple[int, str], tuple[torch.Tensor, torch.Tensor]]:
+    """Across/along-boundary ratio (:func:`ffld.featuremaps.boundary_response`) of each stage's selected channels,
+    beside random 1×1 mixtures of the same level's channels (the control).
+
+    The selection is a 1×1 convolution, so it is applied to the whole level map (cropping and selecting commute).
+
+    Args:
+        model: a trained FFLD.
+        faces: test faces with their boundaries.
+        groups: name -> landmark indices measured together (e.g. the jaw, the eyes); visible ones only.
+        mixtures: number of random mixtures per stage, drawn from ``rng`` (standard normal weights).
+
+    Returns:
+        ``(stage k, group) -> (learnt, random)``: (4,) ratios of the selected channels and (mixtures,) of the
+        random mixtures.
+    """
+    with torch.no_grad():
+        features = model(faces.images).features
+    contrast = {}
+    for k, stage in enumerate(model.refinements, start=1):
+        maps = features[model.stage_levels[k - 1] - 1]
+        randoms = torch.from_numpy(rng.normal(size=(mixtures, maps.shape[1]))).float()
+        for group, members in groups.items():
+            keep = faces.visible.clone()
+            keep[:, [i for i in range(model.num_landmarks) if i not in members]] = False
+            args = (stage.stride, faces.points, faces.tangents, keep)
+            learnt = boundary_response(stage.select(maps), *args).ratio
+            random = boundary_response(torch.einsum("kc,bchw->bkhw", randoms, maps), *args).ratio
+            contrast[k, group] = (learnt, random)
+    return contrast
+
+
+def refined_from_baseline(baseline: FFLD, random_fc: bool = False, seed: int = 0) -> FFLD:
+    """The 3-stage model at the start of step 2 of Sect. 6.6: a trained baseline's weights and new refinement
+    stages, whose CropNet FC layers are zero (ffld's initialisation, so that S3 = S0) or, with ``random_fc``,
+    ``nn.Linear``'s default initialisation.
+
+    Args:
+        baseline: a trained baseline (``stages=0``) of the default architecture.
+        random_fc: re-initialise the CropNets' FC layers at random.
+        seed: torch seed for the new stages.
+
+    Returns:
+        The model, in eval mode.
+    """
+    torch.manual_seed(seed)
+    refined = FFLD(num_landmarks=baseline.num_landmarks).eval()
+    _, unexpected = refined.load_state_dict(baseline.state_dict(), strict=False)  # the CropNets are new
+    if unexpected:
+        raise ValueError(f"the baseline has weights a 3-stage model does not: {', '.join(unexpected[:5])}")
+    if random_fc:
+        for stage in refined.refinements:
+            stage.cropnet.fc.reset_parameters()
+    return refined
+
+
 def selection_figure(patches: torch.Tensor, labels: list[str], colours: list[str], stage: int, stride: int) -> Figure:
     """Fig. 5: one row per landmark, one column per selected channel; row labels coloured by group.
 
@@ -299,7 +362,9 @@ __all__ = [
     "parameter_figure",
     "parameter_parts",
     "parameters_in_closed_form",
+    "refined_from_baseline",
     "selected_patches",
+    "selection_contrast",
     "selection_figure",
     "selection_parameters",
     "shape_trace",

@@ -1,6 +1,7 @@
 """ffld.anatomy: the shape trace of Fig. 4, the parameter counts of Table 7 / Sect. 6.5, Fig. 5's patches."""
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -11,13 +12,16 @@ from ffld.anatomy import (
     parameter_figure,
     parameter_parts,
     parameters_in_closed_form,
+    refined_from_baseline,
     selected_patches,
+    selection_contrast,
     selection_figure,
     selection_parameters,
     shape_trace,
     support_figure,
     table7_parameters,
 )
+from ffld.featuremaps import boundary_response, synthface_boundary_faces
 from ffld.models import FFLD, CropNet
 
 
@@ -94,3 +98,36 @@ def test_selected_patches_and_figures():
     backbone = count(model.backbone)
     counts = {n: closed_form_parts(n, backbone) for n in range(1, 30)}
     plt.close(parameter_figure(counts, datasets={"AFLW": 19}))
+
+
+def test_refined_from_baseline_starts_at_the_baseline_with_zero_fcs():
+    torch.manual_seed(1)
+    baseline = FFLD(68, stages=0).eval()
+    images = torch.rand(2, 3, 64, 64)
+    with torch.no_grad():
+        s0 = baseline(images).stages[0]
+        zero = refined_from_baseline(baseline)(images).stages
+        random = refined_from_baseline(baseline, random_fc=True)(images).stages
+    assert all(torch.equal(stage, s0) for stage in zero)  # S3 = S2 = S1 = S0 exactly
+    assert torch.equal(random[0], s0) and all((stage - s0).abs().max() > 1e-3 for stage in random[1:])
+
+
+def test_selection_contrast_measures_each_stage_and_group(tmp_path):
+    synthface = {"data": {"synthface": {"image_size": 96}}}
+    metadata = {"input_size": 64, "enlarge": 1.25, "box": "landmarks", "config": synthface}
+    faces = synthface_boundary_faces(metadata, 2, cache_dir=str(tmp_path))
+    torch.manual_seed(0)
+    model = FFLD(68).eval()
+    groups = {"jaw": range(0, 17), "eyes": range(36, 48)}
+    contrast = selection_contrast(model, faces, groups, mixtures=5, rng=np.random.default_rng(0))
+    assert sorted(contrast) == [(k, g) for k in (1, 2, 3) for g in ("eyes", "jaw")]
+    # Stage 2, the eyes, by hand: select the level-2 maps, keep only the visible eye landmarks.
+    with torch.no_grad():
+        maps = model(faces.images).features[1]
+    keep = faces.visible.clone()
+    keep[:, [i for i in range(68) if i not in range(36, 48)]] = False
+    stage = model.refinements[1]
+    expected = boundary_response(stage.select(maps), stage.stride, faces.points, faces.tangents, keep).ratio
+    learnt, random = contrast[2, "eyes"]
+    torch.testing.assert_close(learnt, expected, rtol=0, atol=0)
+    assert learnt.shape == (4,) and random.shape == (5,)
