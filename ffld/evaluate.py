@@ -21,7 +21,7 @@ from ffld.checkpoint import load_model
 from ffld.data.facecrop import apply_affine, invert_affine
 from ffld.data.prepared import PreparedFaces, prepare_faces
 from ffld.data.registry import DatasetInfo, dataset_info, open_split
-from ffld.metrics import auc_fr, landmark_errors
+from ffld.metrics import auc_fr, check_visible, landmark_errors, mean_error
 from ffld.models import FFLD
 from ffld.provenance import write_json
 
@@ -51,9 +51,7 @@ class Evaluation:
     @property
     def nme(self) -> np.ndarray:
         """(K+1, M) per-image NME of every stage (fractions): the mean error of its (visible) landmarks."""
-        if self.visible is None:
-            return self.errors.mean(axis=2)
-        return (self.errors * self.visible).sum(axis=2) / self.visible.sum(axis=1)
+        return mean_error(self.errors, self.visible)
 
     def summary(self, threshold: float) -> list[dict[str, float]]:
         """Per stage: mean NME, AUC and failure rate at ``threshold`` (all in %)."""
@@ -122,9 +120,7 @@ def evaluate_faces(
     norms = np.asarray(info.normaliser(truth, faces.boxes.numpy().astype(np.float64)), dtype=np.float64)
     errors = np.stack([landmark_errors(s, truth, norms) for s in stages])
     if visible is not None:
-        visible = np.asarray(visible, dtype=bool)
-        if visible.shape != errors.shape[1:] or not visible.any(axis=1).all():
-            raise ValueError(f"visible must be {errors.shape[1:]} with at least one visible landmark per face")
+        visible = check_visible(visible, errors.shape[1:])
     return Evaluation(stages, deltas, truth, norms, errors, list(faces.paths), visible)
 
 

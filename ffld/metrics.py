@@ -56,13 +56,31 @@ def nme(pred: np.ndarray, gt: np.ndarray, norm: np.ndarray, visible: np.ndarray 
     Returns:
         (M,) NME of each image (a fraction: multiply by 100 for the paper's %).
     """
-    errors = landmark_errors(pred, gt, norm)
-    if visible is None:
-        return errors.mean(axis=1)
+    return mean_error(landmark_errors(pred, gt, norm), visible)
+
+
+def check_visible(visible: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """``visible`` as an (M, N) boolean mask of ``shape`` with at least one visible landmark per image."""
     visible = np.asarray(visible, dtype=bool)
-    if visible.shape != errors.shape or not visible.any(axis=1).all():
-        raise ValueError("visible must be (M, N) with at least one visible landmark per image")
-    return (errors * visible).sum(axis=1) / visible.sum(axis=1)
+    if visible.shape != tuple(shape) or not visible.any(axis=1).all():
+        raise ValueError(f"visible must be {tuple(shape)} (M, N) with at least one visible landmark per image")
+    return visible
+
+
+def mean_error(errors: np.ndarray, visible: np.ndarray | None = None) -> np.ndarray:
+    """Per-image mean of landmark errors: over all landmarks, or over the visible ones.
+
+    Args:
+        errors: (..., M, N) normalised landmark errors (e.g. one row per stage).
+        visible: optional (M, N) boolean mask.
+
+    Returns:
+        (..., M) per-image NMEs.
+    """
+    if visible is None:
+        return errors.mean(axis=-1)
+    visible = check_visible(visible, errors.shape[-2:])
+    return (errors * visible).sum(axis=-1) / visible.sum(axis=-1)
 
 
 def ced(errors: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
@@ -103,4 +121,14 @@ def auc_fr(nmes: np.ndarray, threshold: float, step: float = 1e-4) -> tuple[floa
     return float(simpson(ys, x=xs) / threshold), float(1.0 - ys[-1])
 
 
-__all__ = ["auc_fr", "ced", "face_size", "inter_ocular", "inter_pupil", "landmark_errors", "nme"]
+__all__ = [
+    "auc_fr",
+    "ced",
+    "check_visible",
+    "face_size",
+    "inter_ocular",
+    "inter_pupil",
+    "landmark_errors",
+    "mean_error",
+    "nme",
+]
