@@ -72,15 +72,12 @@ def _model_metadata(path: str | os.PathLike, metadata: Any) -> dict[str, Any]:
     return metadata
 
 
-def load_state(path: str | os.PathLike, keys: tuple[str, ...] = ("metadata",)) -> dict[str, Any]:
+def load_state(path: str | os.PathLike) -> dict[str, Any]:
     """Read a training state with ``weights_only=True`` onto the CPU.
 
-    Args:
-        path: the ``.pt`` file.
-        keys: entries the state must hold (every state the trainer writes holds ``metadata``).
-
     Raises:
-        CheckpointError: the file is missing, unreadable or unsafe, or is not a dict holding ``keys``.
+        CheckpointError: the file is missing, unreadable or unsafe, or is not a dict holding ``metadata`` (as
+            every state the trainer writes does).
     """
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
@@ -88,7 +85,7 @@ def load_state(path: str | os.PathLike, keys: tuple[str, ...] = ("metadata",)) -
         raise CheckpointError(f"{path}: no such checkpoint") from None
     except Exception as error:  # torch raises several types for corrupt or unsafe files
         raise CheckpointError(f"{path}: not a readable ffld checkpoint ({_load_failure(error)})") from error
-    return _require(path, state, keys, "training checkpoint")
+    return _require(path, state, ("metadata",), "training checkpoint")
 
 
 def save_model(path: str | os.PathLike, model: FFLD, metadata: dict[str, Any]) -> None:
@@ -136,8 +133,12 @@ def load_model(path: str | os.PathLike, device: torch.device | str = "cpu") -> t
         ``(model, metadata)``, the model in eval mode on ``device``.
     """
     path = Path(path)
-    metadata = read_metadata(path)
-    weights = load_file(path) if path.suffix == ".safetensors" else load_state(path, ("model",))["model"]
+    if path.suffix == ".safetensors":
+        metadata, weights = read_metadata(path), load_file(path)
+    else:  # one read of the training state for both
+        state = load_state(path)
+        metadata = _model_metadata(path, state["metadata"])
+        weights = _require(path, state, ("model",), "training checkpoint")["model"]
     try:
         model = FFLD(**metadata["model"])
     except TypeError as error:
