@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
+from ffld.checkpoint import load_weights_from
 from ffld.crop import crop_patches
 from ffld.featuremaps import BoundaryFaces, boundary_response
 from ffld.geometry import image_to_feature
@@ -251,9 +252,7 @@ def refined_from_baseline(baseline: FFLD, random_fc: bool = False, seed: int = 0
     """
     torch.manual_seed(seed)
     refined = FFLD(num_landmarks=baseline.num_landmarks).eval()
-    _, unexpected = refined.load_state_dict(baseline.state_dict(), strict=False)  # the CropNets are new
-    if unexpected:
-        raise ValueError(f"the baseline has weights a 3-stage model does not: {', '.join(unexpected[:5])}")
+    load_weights_from(refined, baseline.state_dict(), "the baseline")  # the CropNets are new
     if random_fc:
         for stage in refined.refinements:
             stage.cropnet.fc.reset_parameters()

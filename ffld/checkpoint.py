@@ -150,4 +150,43 @@ def load_model(path: str | os.PathLike, device: torch.device | str = "cpu") -> t
     return model.to(device).eval(), metadata
 
 
-__all__ = ["CheckpointError", "load_model", "load_state", "read_metadata", "save_model", "save_state"]
+def load_weights_from(model: FFLD, weights: dict[str, torch.Tensor], source: str | os.PathLike) -> list[str]:
+    """Copy ``weights`` into ``model``; the tensors they lack keep their initialisation (Sect. 6.6: the 3-stage
+    model starts from its trained baseline, its CropNets new).
+
+    Returns:
+        The model's top-level parts that were newly initialised (e.g. ``refinements.0``), sorted.
+
+    Raises:
+        ValueError: naming ``source``, for weights the model does not have or whose shapes do not fit it.
+    """
+    own = model.state_dict()
+    unexpected = [name for name in weights if name not in own]
+    if unexpected:
+        raise ValueError(f"{source}: weights that this model does not have: {_first(unexpected)}")
+    misfits = [
+        f"{name} {tuple(tensor.shape)} (this model: {tuple(own[name].shape)})"
+        for name, tensor in weights.items()
+        if tensor.shape != own[name].shape
+    ]
+    if misfits:
+        raise ValueError(f"{source}: weights whose shapes do not fit this model: {_first(misfits)}")
+    missing, _ = model.load_state_dict(weights, strict=False)
+    return sorted({".".join(name.split(".")[:2]) for name in missing})
+
+
+def _first(items: list[str], count: int = 5) -> str:
+    """The first ``count`` items, comma-separated, and how many more there are."""
+    more = f" and {len(items) - count} more" if len(items) > count else ""
+    return ", ".join(items[:count]) + more
+
+
+__all__ = [
+    "CheckpointError",
+    "load_model",
+    "load_state",
+    "load_weights_from",
+    "read_metadata",
+    "save_model",
+    "save_state",
+]

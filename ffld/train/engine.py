@@ -30,7 +30,7 @@ import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm  # the console bar: it switches itself off where output is no terminal (notebooks, logs)
 
-from ffld.checkpoint import load_model, load_state, save_model, save_state
+from ffld.checkpoint import load_model, load_state, load_weights_from, save_model, save_state
 from ffld.data.prepared import PreparedFaces, prepare_faces
 from ffld.data.registry import dataset_info, open_split
 from ffld.data.specs import inter_ocular
@@ -193,19 +193,7 @@ class Trainer:
     def _load_initial_weights(self, path: str) -> None:
         """Start from the weights of ``path`` (Sect. 6.6: the pre-trained baseline); the tensors it lacks (the
         CropNets of a baseline) keep their initialisation."""
-        source, own = load_model(path)[0].state_dict(), self.model.state_dict()
-        unexpected = [name for name in source if name not in own]
-        if unexpected:
-            raise ValueError(f"{path}: weights that this model does not have: {_first(unexpected)}")
-        misfits = [
-            f"{name} {tuple(tensor.shape)} (this model: {tuple(own[name].shape)})"
-            for name, tensor in source.items()
-            if tensor.shape != own[name].shape
-        ]
-        if misfits:
-            raise ValueError(f"{path}: weights whose shapes do not fit this model: {_first(misfits)}")
-        missing, _ = self.model.load_state_dict(source, strict=False)
-        new = sorted({name.split(".")[0] + "." + name.split(".")[1] for name in missing})
+        new = load_weights_from(self.model, load_model(path)[0].state_dict(), path)
         self.log(f"initialised from {path}" + (f"; newly initialised: {', '.join(new)}" if new else ""))
 
     @property
@@ -432,12 +420,6 @@ class Trainer:
             if writer is not None:
                 writer.close()
         return self.history
-
-
-def _first(items: list[str], count: int = 5) -> str:
-    """The first ``count`` items, comma-separated, and how many more there are."""
-    more = f" and {len(items) - count} more" if len(items) > count else ""
-    return ", ".join(items[:count]) + more
 
 
 def _summary(row: dict[str, Any]) -> str:
