@@ -80,6 +80,11 @@ def weights(run: Path) -> dict[str, torch.Tensor]:
     return load_file(run / "model.safetensors")
 
 
+def untimed(history: list[dict]) -> list[dict]:
+    """A training history without its wall-clock times (the one column two identical runs differ in)."""
+    return [{key: value for key, value in row.items() if key != "seconds"} for row in history]
+
+
 def logged_epochs(run: Path) -> list[int]:
     with open(run / "metrics.csv", newline="") as handle:
         return [int(row["epoch"]) for row in csv.DictReader(handle)]
@@ -123,12 +128,7 @@ def test_killed_run_resumes_to_the_same_weights(tmp_path):
     for name in expected:
         assert torch.equal(expected[name], actual[name]), name
     assert (tmp_path / "killed" / "metrics.csv").read_text().count("\n") == 4  # header + 3 epochs
-    history = [{k: v for k, v in row.items() if k != "seconds"} for row in load_state(checkpoint)["history"]]
-    reference = [
-        {k: v for k, v in row.items() if k != "seconds"}
-        for row in load_state(tmp_path / "whole" / "last.pt")["history"]
-    ]
-    assert history == reference
+    assert untimed(load_state(checkpoint)["history"]) == untimed(load_state(tmp_path / "whole" / "last.pt")["history"])
 
 
 def test_nan_loss_stops_with_the_last_good_checkpoint(tmp_path, monkeypatch):
@@ -184,7 +184,7 @@ def _train_one_of_two(rank: int, port: int, config: str, folder: str) -> None:
     torch.set_num_threads(1)
     try:
         trainer = Trainer(load_config(config), log=quiet)
-        history = [{k: v for k, v in row.items() if k != "seconds"} for row in trainer.run()]
+        history = untimed(trainer.run())
         align = [trainer.objective.align_sigma, trainer.align_best, trainer.align_stale]
         torch.save({"history": history, "align": align}, Path(folder) / f"rank{rank}.pt")
     finally:
@@ -199,7 +199,7 @@ def test_both_processes_decide_on_the_whole_batch_loss(tmp_path, one_thread):
     another order; the losses agree within 1e-7 after one step, within 1e-5 after four)."""
     changes = dict(optimizer__epochs=2, runtime__sync_batchnorm=True, align__patience=1, runtime__checkpoint_every=1)
     trainer = Trainer(load_config(tiny_config(tmp_path, "alone", **changes)), log=quiet)
-    alone = [{k: v for k, v in row.items() if k != "seconds"} for row in trainer.run()]
+    alone = untimed(trainer.run())
     pair = tiny_config(tmp_path, "pair", **changes)
     mp.spawn(_train_one_of_two, args=(free_port(), str(pair), str(tmp_path)), nprocs=2, join=True)
     first, second = (torch.load(tmp_path / f"rank{rank}.pt", weights_only=True) for rank in range(2))
