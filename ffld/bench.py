@@ -18,6 +18,7 @@ import gc
 import statistics
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -200,16 +201,42 @@ def training_speed(
     return result
 
 
-def dlib_latency(input_size: int = 224, warmup: int = 10, repeats: int = 200) -> dict[str, Any]:
-    """Batch-1 latency of dlib's 68-point shape predictor (Kazemi & Sullivan 2014) on a face crop.
+class MissingDependencyError(RuntimeError):
+    """A package that an optional benchmark needs is not installed."""
 
-    Needs ``pip install dlib-bin face-recognition-models`` (the latter ships
-    ``shape_predictor_68_face_landmarks.dat``). The crop is a SynthFace face resized to ``input_size``, the box
-    its landmarks' box, the same input the FFLD latency is measured on.
+
+DLIB_INSTALL = "pip install dlib-bin face-recognition-models"
+
+
+def dlib_shape_predictor() -> Any:
+    """dlib's 68-point shape predictor (Kazemi & Sullivan 2014), loaded from face-recognition-models' copy.
+
+    Raises:
+        MissingDependencyError: dlib or face-recognition-models is not installed (``DLIB_INSTALL``).
     """
     import importlib.util
-    from pathlib import Path
 
+    try:
+        import dlib
+    except ModuleNotFoundError as error:
+        raise MissingDependencyError(f"dlib is not installed ({DLIB_INSTALL})") from error
+    spec = importlib.util.find_spec("face_recognition_models")
+    if spec is None or not spec.submodule_search_locations:
+        raise MissingDependencyError(f"face-recognition-models is not installed ({DLIB_INSTALL})")
+    model_file = Path(spec.submodule_search_locations[0]) / "models" / "shape_predictor_68_face_landmarks.dat"
+    if not model_file.is_file():
+        raise MissingDependencyError(f"{model_file}: no such file; reinstall face-recognition-models")
+    return dlib.shape_predictor(str(model_file))
+
+
+def dlib_latency(
+    input_size: int = 224, warmup: int = 10, repeats: int = 200, predictor: Any | None = None
+) -> dict[str, Any]:
+    """Batch-1 latency of dlib's 68-point shape predictor on a face crop.
+
+    The crop is a SynthFace face resized to ``input_size``, the box its landmarks' box, the same input the FFLD
+    latency is measured on. ``predictor`` is :func:`dlib_shape_predictor`'s (loaded here if not given).
+    """
     import cv2
     import dlib
 
@@ -217,11 +244,7 @@ def dlib_latency(input_size: int = 224, warmup: int = 10, repeats: int = 200) ->
     from ffld.data.facecrop import crop_face
     from ffld.data.synthetic import SynthFaceConfig, render_sample
 
-    spec = importlib.util.find_spec("face_recognition_models")
-    if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError("face-recognition-models is not installed (pip install face-recognition-models)")
-    model_file = Path(spec.submodule_search_locations[0]) / "models" / "shape_predictor_68_face_landmarks.dat"
-    predictor = dlib.shape_predictor(str(model_file))
+    predictor = dlib_shape_predictor() if predictor is None else predictor
     sample = render_sample(SynthFaceConfig(), "common", 0)
     crop, matrix = crop_face(sample.image, landmark_box(sample.landmarks), input_size)
     x0, y0, x1, y1 = (round(v) for v in cv2.transform(landmark_box(sample.landmarks).reshape(1, 2, 2), matrix).ravel())
@@ -247,6 +270,7 @@ def run_benchmarks(
 
     ``repeats`` timed runs follow ``repeats // 5`` warm-up runs for inference; training uses a fifth of each.
     """
+    dlib_predictor = dlib_shape_predictor() if with_dlib else None  # a missing package fails before the long runs
     torch.manual_seed(0)
     models = {"baseline": FFLD(num_landmarks, stages=0), "ffld3": FFLD(num_landmarks, stages=3)}
     warmup = max(1, repeats // 5)
@@ -286,15 +310,18 @@ def run_benchmarks(
                 f"(pre-made tensors {row['images_per_s_premade']:8.1f}, ratio {row['input_pipeline_ratio']:.2f})"
                 + memory
             )
-    if with_dlib:
-        results["dlib"] = dlib_latency(input_size, warmup, 4 * repeats)
+    if dlib_predictor is not None:
+        results["dlib"] = dlib_latency(input_size, warmup, 4 * repeats, dlib_predictor)
         log(f"dlib shape predictor, batch 1: {results['dlib']['latency_ms']:.3f} ms")
     return results
 
 
 __all__ = [
+    "DLIB_INSTALL",
     "MODES",
+    "MissingDependencyError",
     "dlib_latency",
+    "dlib_shape_predictor",
     "inference_speed",
     "median_seconds",
     "memory_format",

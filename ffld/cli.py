@@ -1,8 +1,8 @@
 """The ``ffld`` command: train, evaluate, predict, bench, experiment, export.
 
-Errors in what the user gave (a config, a checkpoint, a dataset, an image, a device), a diverged training and a
-failed experiment run end the command with one line on stderr, ``ffld <command>: error: <what and where>``, and
-exit status 1; any other exception (a bug) keeps its traceback.
+Errors in what the user gave (a config, a checkpoint, a dataset, an image, a device), a missing optional package,
+a diverged training and a failed experiment run end the command with one line on stderr,
+``ffld <command>: error: <what and where>``, and exit status 1; any other exception (a bug) keeps its traceback.
 """
 
 from __future__ import annotations
@@ -194,6 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``ffld`` command; returns the exit status."""
+    from ffld.bench import MissingDependencyError
     from ffld.checkpoint import CheckpointError
     from ffld.data.base import DatasetError
     from ffld.data.image import ImageFileError
@@ -216,6 +217,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ExperimentError,
         ImageFileError,
         LandmarkFileError,
+        MissingDependencyError,
         TrainingDiverged,
     ) as error:
         print(f"ffld {args.command}: error: {error}", file=sys.stderr)

@@ -195,6 +195,15 @@ class BoundaryFaces:
         index = torch.as_tensor(indices, dtype=torch.long)
         return BoundaryFaces(self.faces.select(index), self.points[index], self.tangents[index], self.visible[index])
 
+    def with_random_directions(self, rng: np.random.Generator) -> BoundaryFaces:
+        """The same faces, each landmark's tangent replaced by a direction drawn uniformly from [0, π).
+
+        The control for :func:`boundary_response`: against directions that ignore the boundary, "across" and "along"
+        are two arbitrary perpendicular moves, so every level's median ratio must come out ≈ 1.
+        """
+        angles = torch.from_numpy(rng.uniform(0, np.pi, size=self.tangents.shape[:2])).to(self.tangents.dtype)
+        return BoundaryFaces(self.faces, self.points, torch.stack([angles.cos(), angles.sin()], dim=-1), self.visible)
+
 
 def synthface_boundary_faces(
     metadata: dict[str, Any], count: int, split: str = "common", cache_dir: str | None = None

@@ -34,6 +34,8 @@ def detect_faces(image: np.ndarray, min_size: int = 40) -> np.ndarray:
         (F, 4) float64 boxes ``(x0, y0, x1, y1)``, largest first.
     """
     path = os.path.join(cv2.data.haarcascades, DETECTOR)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{path}: OpenCV's Haar face detector is missing (opencv-python 4.x ships it)")
     detector = cv2.CascadeClassifier(path)
     if detector.empty():
         raise RuntimeError(f"{path}: OpenCV's face detector could not be loaded")

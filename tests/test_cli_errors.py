@@ -1,13 +1,17 @@
-"""The ``ffld`` command ends on bad input (a foreign checkpoint, a device it cannot use, a failed experiment run)
-with one line on stderr naming the file or run, and exit status 1; a bug keeps its traceback."""
+"""The ``ffld`` command ends on bad input (a foreign checkpoint, a device it cannot use, a missing optional package,
+a failed experiment run) with one line on stderr naming the file or run, and exit status 1; a bug keeps its
+traceback."""
 
 from __future__ import annotations
+
+import sys
 
 import pytest
 import torch
 import yaml
 
 import ffld.checkpoint
+from ffld.bench import DLIB_INSTALL
 from ffld.cli import main
 
 NO_GPU = pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without a CUDA GPU")
@@ -59,6 +63,14 @@ def test_cuda_without_a_gpu(capsys, argv):
 def test_unknown_device(capsys):
     line = error_line(capsys, "predict", "face.png", "--checkpoint", "model.safetensors", "--device", "tpu")
     assert line.startswith("ffld predict: error: device 'tpu': not a device PyTorch knows")
+
+
+def test_bench_without_dlib_fails_before_timing_anything(capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "dlib", None)  # `import dlib` now raises ModuleNotFoundError
+    argv = ["bench", "--dlib", "--batch", "1", "--mode", "eager", "--precision", "fp32", "--train-batch", "2"]
+    line = error_line(capsys, *argv, "--input-size", "64", "--repeats", "2")
+    assert line == f"ffld bench: error: dlib is not installed ({DLIB_INSTALL})"
+    assert capsys.readouterr().out == ""  # nothing was timed
 
 
 def _experiment(folder) -> str:

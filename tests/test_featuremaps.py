@@ -1,6 +1,7 @@
 """ffld.featuremaps: the five backbone levels and the across/along boundary measure of chapter 1 (Fig. 2)."""
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pytest
 import torch
 
@@ -95,6 +96,13 @@ def test_synthface_faces_and_figures(tmp_path):
     torch.testing.assert_close(faces.points, faces.faces.landmarks, atol=1e-3, rtol=0)  # no annotation noise
     assert faces.visible.all()  # the common split has no occluders
     assert len(faces.select([1]).points) == 1
+    control = faces.with_random_directions(np.random.default_rng(0))
+    angles = torch.atan2(control.tangents[..., 1], control.tangents[..., 0])
+    assert ((angles >= 0) & (angles < torch.pi)).all()  # unit vectors drawn from [0, π)
+    torch.testing.assert_close(control.tangents.norm(dim=-1), torch.ones(2, 68), atol=1e-6, rtol=0)
+    assert control.points is faces.points and control.visible is faces.visible
+    torch.testing.assert_close(control.tangents, faces.with_random_directions(np.random.default_rng(0)).tangents)
+    assert not torch.allclose(control.tangents, faces.tangents, atol=0.1)
 
     torch.manual_seed(0)
     model = FFLD(68, stages=0).eval()

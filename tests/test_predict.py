@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -36,6 +37,12 @@ def detected_face():
 def test_detector_box_overlaps_the_face(detected_face):
     sample, boxes = detected_face
     assert box_iou(boxes[0], landmark_box(sample.landmarks)) > 0.3
+
+
+def test_missing_detector_file_is_named(monkeypatch, tmp_path):
+    monkeypatch.setattr(cv2.data, "haarcascades", str(tmp_path) + "/")
+    with pytest.raises(FileNotFoundError, match=f"^{tmp_path}/haarcascade_frontalface_default.xml: OpenCV's Haar"):
+        detect_faces(np.zeros((64, 64, 3), dtype=np.uint8))
 
 
 def test_detector_finds_no_face_in_noise():
