@@ -3,7 +3,9 @@
 Faces are found with the Haar-cascade frontal face detector that ships inside opencv-python
 (``cv2.data.haarcascades``), or taken from boxes the user gives. The model was trained on crops around the
 *landmarks'* box, which a detector's box only approximates, so prediction runs in two passes: the first from
-the detector's box, the second from the box of the first pass's landmarks (the training convention).
+the detector's box, the second from the box of the first pass's landmarks (the training convention). A model
+trained on the dataset's own face boxes (``box: dataset``, as for AFLW) takes one pass from the detector's box, the
+closest thing to its training crops.
 """
 
 from __future__ import annotations
@@ -51,19 +53,29 @@ def predict_landmarks(
     image: np.ndarray,
     boxes: np.ndarray,
     device: torch.device | str = "cpu",
-    passes: int = 2,
+    passes: int | None = None,
 ) -> np.ndarray:
     """Predict the final stage's landmarks of every face.
 
     Args:
-        model: a trained model; metadata: its file's metadata (``input_size``, ``enlarge``).
+        model: a trained model; metadata: its file's metadata (``input_size``, ``enlarge``, ``box``).
         image: H×W×3 uint8 RGB.
         boxes: (F, 4) face boxes ``(x0, y0, x1, y1)``.
-        passes: the first pass crops around ``boxes``, each later one around the previous landmarks' box.
+        passes: the first pass crops around ``boxes``, each later one around the previous landmarks' box. Default:
+            2 for a model trained on crops of the landmarks' box (``metadata["box"] == "landmarks"``), 1 for one
+            trained on the dataset's face boxes (AFLW's), whose crops a landmark box would not reproduce.
 
     Returns:
         (F, N, 2) landmarks in image pixels.
     """
+    trained_on = metadata.get("box", "landmarks")
+    if passes is None:
+        passes = 2 if trained_on == "landmarks" else 1
+    if passes > 1 and trained_on != "landmarks":
+        raise ValueError(
+            f"this model was trained on crops of the dataset's face boxes (box: {trained_on}), not of the landmarks' "
+            "box, so it takes one pass from the face box"
+        )
     size, enlarge = metadata["input_size"], metadata["enlarge"]
     boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
     landmarks = np.zeros((len(boxes), model.num_landmarks, 2))

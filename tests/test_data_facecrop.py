@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from ffld.data import CropFace, apply_affine, crop_face, crop_matrix, invert_affine
+from ffld.data.facecrop import move_item
 from tests.data_formats import centroid, gaussian_dots
 
 
@@ -66,3 +67,70 @@ def test_crop_face_item_transform() -> None:
         CropFace(64, box="detector")
     with pytest.raises(ValueError, match="empty box"):
         crop_matrix(np.array([1.0, 1.0, 1.0, 1.0]), 64)
+
+
+def _geometry_item() -> dict:
+    return {
+        "image": np.zeros((4, 4, 3), np.uint8),
+        "landmarks": np.array([[1.0, 0.0], [0.0, 2.0]], np.float32),
+        "clean_landmarks": np.array([[1.0, 0.0], [0.0, 2.0]], np.float32),
+        "tangents": np.array([[1.0, 0.0], [0.6, 0.8]], np.float32),
+        "occluded": np.array([True, False]),
+        "box": np.array([0.0, 0.0, 2.0, 1.0], np.float32),
+        "pose": np.array([20.0, 5.0, 10.0], np.float32),
+        "crop_matrix": np.array([[2.0, 0.0, 1.0], [0.0, 2.0, 3.0]], np.float32),
+        "path": "face.png",
+    }
+
+
+def test_move_item_by_hand() -> None:
+    """A 90° clockwise turn (on screen, y down) then a shift of 10 px in x, every entry computed by hand."""
+    item = _geometry_item()
+    out = move_item(item, np.array([[0.0, -1.0, 10.0], [1.0, 0.0, 0.0]]))
+    np.testing.assert_allclose(out["landmarks"], [[10, 1], [8, 0]], atol=1e-6)
+    np.testing.assert_allclose(out["clean_landmarks"], out["landmarks"], atol=0)
+    np.testing.assert_allclose(out["tangents"], [[0, 1], [-0.8, 0.6]], atol=1e-6)
+    np.testing.assert_array_equal(out["occluded"], item["occluded"])
+    # Corners (0,0) (2,0) (0,1) (2,1) go to (10,0) (10,2) (9,0) (9,2).
+    np.testing.assert_allclose(out["box"], [9, 0, 10, 2], atol=1e-6)
+    np.testing.assert_allclose(out["pose"], [20, 5, 100], atol=1e-5)  # roll grows by the clockwise turn
+    # crop_matrix: original (x, y) -> (2x + 1, 2y + 3) -> turned: (10 - 2y - 3, 2x + 1).
+    np.testing.assert_allclose(out["crop_matrix"], [[0, -2, 7], [2, 0, 1]], atol=1e-6)
+    assert out["path"] == "face.png" and out["image"] is item["image"]
+    assert item["pose"][2] == 10  # the input is not modified
+
+
+def test_move_item_mirror_renumbers_and_negates_yaw_and_roll() -> None:
+    item = _geometry_item()
+    mirror = np.array([[-1.0, 0.0, 3.0], [0.0, 1.0, 0.0]])  # x -> 3 - x
+    out = move_item(item, mirror, order=np.array([1, 0]))
+    np.testing.assert_allclose(out["landmarks"], [[3, 2], [2, 0]], atol=1e-6)
+    np.testing.assert_allclose(out["tangents"], [[-0.6, 0.8], [-1, 0]], atol=1e-6)
+    np.testing.assert_array_equal(out["occluded"], [False, True])
+    np.testing.assert_allclose(out["box"], [1, 0, 3, 1], atol=1e-6)
+    np.testing.assert_allclose(out["pose"], [-20, 5, -10], atol=1e-5)
+    # Rolls wrap into [-180, 180): a roll of -170, mirrored (170) and turned 30° clockwise, is 200 → -160.
+    turn = np.radians(30)
+    mirror_turn = np.array([[-np.cos(turn), -np.sin(turn), 0.0], [-np.sin(turn), np.cos(turn), 0.0]])
+    np.testing.assert_allclose(move_item({**item, "pose": np.array([0.0, 0, -170])}, mirror_turn, [1, 0])["pose"],
+                               [0, 0, -160], atol=1e-4)  # fmt: skip
+    with pytest.raises(ValueError, match="mirroring map needs the layout's flip permutation"):
+        move_item(item, mirror)
+    with pytest.raises(ValueError, match="renumbering has 3 entries but the item has 2 landmarks"):
+        move_item(item, mirror, order=np.array([2, 1, 0]))
+
+
+def test_crop_face_moves_synthface_geometry_and_composes_crops() -> None:
+    item = _geometry_item()
+    item["image"] = np.zeros((20, 20, 3), np.uint8)
+    del item["crop_matrix"]
+    once = CropFace(16, enlarge=2.0)(item)
+    np.testing.assert_allclose(once["clean_landmarks"], once["landmarks"], atol=0)
+    np.testing.assert_allclose(once["tangents"], item["tangents"], atol=1e-6)  # a scale and a shift
+    np.testing.assert_allclose(once["pose"], item["pose"], atol=0)
+    twice = CropFace(8, enlarge=2.0)(once)
+    np.testing.assert_allclose(
+        apply_affine(twice["crop_matrix"].astype(np.float64), item["landmarks"].astype(np.float64)),
+        twice["landmarks"],
+        atol=1e-5,
+    )

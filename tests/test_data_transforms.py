@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from ffld.data.specs import AFLW19
+from ffld.data.base import landmark_box
+from ffld.data.specs import AFLW19, IBUG68
+from ffld.data.synthetic import SynthFaceConfig, render_sample
 from ffld.data.transforms import AffineParams, LandmarkAugment, affine_matrices, flip_points, warp_images
 from tests.data_formats import centroid, gaussian_dots
 
@@ -110,6 +112,62 @@ def test_single_item_path_with_cv2() -> None:
     np.testing.assert_allclose(measured, out["landmarks"], atol=0.03)
     np.testing.assert_array_equal(out["occluded"], [False, True, False])
     assert out["augment_matrix"].shape == (3, 3)
+
+
+def _jaw_tangent_alignment(points: np.ndarray, tangents: np.ndarray) -> np.ndarray:
+    """|cos| of the angle between each inner jaw landmark's tangent and the chord between its two neighbours."""
+    chords = points[2:17] - points[0:15]
+    chords /= np.linalg.norm(chords, axis=1, keepdims=True)
+    return np.abs(np.sum(chords * tangents[1:16], axis=1))
+
+
+def _eye_line_degrees(points: np.ndarray) -> float:
+    """Direction of outer eye corner 36 → 45 on screen (y down: clockwise positive)."""
+    dx, dy = points[45] - points[36]
+    return math.degrees(math.atan2(dy, dx))
+
+
+@pytest.mark.parametrize("flip", [0.0, 1.0])
+def test_item_path_moves_synthface_geometry_with_the_landmarks(flip: float) -> None:
+    """Invariants of a similarity map, checked on a SynthFace face's own annotations: the exact landmarks move
+    with the annotated ones, tangents keep their angle to the jaw, the box still encloses the face, and (eye line
+    − roll) is kept, or negated under a mirror, since a mirror negates both and a turn adds to both."""
+    sample = render_sample(SynthFaceConfig(image_size=128), "common", 0)
+    record = sample.record
+    item = {
+        "image": sample.image,
+        "landmarks": sample.landmarks.astype(np.float32),
+        "clean_landmarks": np.asarray(record["clean_landmarks"], np.float32),
+        "tangents": np.asarray(record["tangents"], np.float32),
+        "pose": np.asarray(record["pose"], np.float32),
+        "box": np.asarray(record["box"], np.float32),
+    }
+    np.testing.assert_allclose(item["landmarks"], item["clean_landmarks"], atol=1e-3)  # no annotation noise
+    before = _jaw_tangent_alignment(item["clean_landmarks"], item["tangents"])
+    assert np.median(before) > 0.9  # the jaw's tangents do follow the jaw
+    augment = LandmarkAugment(IBUG68.flip_permutation, flip=flip, generator=torch.Generator().manual_seed(5))
+    out = augment(item)
+    np.testing.assert_allclose(out["clean_landmarks"], out["landmarks"], atol=2e-3)
+    renumbered = before[::-1] if flip else before  # a flip renumbers jaw point i as 16 - i
+    np.testing.assert_allclose(_jaw_tangent_alignment(out["clean_landmarks"], out["tangents"]), renumbered, atol=1e-4)
+    x0, y0, x1, y1 = out["box"]
+    low, high = landmark_box(out["clean_landmarks"]).reshape(2, 2)
+    assert x0 <= low[0] + 1e-3 and y0 <= low[1] + 1e-3 and x1 >= high[0] - 1e-3 and y1 >= high[1] - 1e-3
+    sign = -1.0 if flip else 1.0
+    kept = _eye_line_degrees(out["clean_landmarks"]) - out["pose"][2]
+    expected = sign * (_eye_line_degrees(item["clean_landmarks"]) - item["pose"][2])
+    assert abs((kept - expected + 180) % 360 - 180) < 1e-3
+    assert out["pose"][0] == pytest.approx(sign * item["pose"][0], abs=1e-5) and out["pose"][1] == item["pose"][1]
+
+
+def test_permutation_of_another_layout_is_refused() -> None:
+    item = {"image": np.zeros((SIZE, SIZE, 3), np.uint8), "landmarks": np.zeros((68, 2), np.float32)}
+    augment = LandmarkAugment(AFLW19.flip_permutation, flip=0.0)
+    message = "the flip permutation has 19 entries but the landmarks number 68"
+    with pytest.raises(ValueError, match=message):
+        augment(item)  # even when no flip is drawn
+    with pytest.raises(ValueError, match=message):
+        augment.batch(torch.zeros(1, 3, SIZE, SIZE), torch.zeros(1, 68, 2))
 
 
 def test_flip_points() -> None:

@@ -8,7 +8,7 @@ dataset comes from and the folder layout ffld expects.
 from ffld.data.aflw import AFLW19
 from ffld.data.base import DatasetError, FaceRecord, LandmarkDataset, Problem
 from ffld.data.cofw import COFW
-from ffld.data.facecrop import CropFace, apply_affine, crop_face, crop_matrix, invert_affine
+from ffld.data.facecrop import CropFace, apply_affine, crop_face, crop_matrix, invert_affine, move_item
 from ffld.data.image import ImageFileError, load_image
 from ffld.data.pdb import pose_balanced_indices
 from ffld.data.pts import LandmarkFileError, read_pts, write_pts
@@ -39,6 +39,7 @@ __all__ = [
     "inter_pupil",
     "invert_affine",
     "load_image",
+    "move_item",
     "pose_balanced_indices",
     "read_pts",
     "write_pts",

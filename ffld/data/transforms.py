@@ -30,11 +30,10 @@ from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 import cv2
-import numpy as np
 import torch
 import torch.nn.functional as F
 
-PER_POINT_KEYS = ("occluded", "visible")
+from ffld.data.facecrop import move_item
 
 
 class AffineParams(NamedTuple):
@@ -164,6 +163,7 @@ class LandmarkAugment:
             params: parameters to use instead of drawing new ones.
         """
         batch, _, height, width = images.shape
+        self._check_count(landmarks.shape[1])
         params = self.sample(batch) if params is None else params
         matrices = affine_matrices(params, height, width).to(images.device)
         moved = move_landmarks(landmarks, matrices).to(torch.float32)
@@ -175,31 +175,30 @@ class LandmarkAugment:
             flip=flip,
         )
 
+    def _check_count(self, count: int) -> None:
+        if count != len(self.permutation):
+            raise ValueError(
+                f"the flip permutation has {len(self.permutation)} entries but the landmarks number {count}: "
+                "pass the layout of the data (spec.flip_permutation)"
+            )
+
     def __call__(self, item: dict[str, Any]) -> dict[str, Any]:
         """Augment one item dict (``image`` H×W×C numpy, ``landmarks`` (N, 2)) with ``cv2.warpAffine``.
 
-        ``occluded``/``visible`` flags are renumbered with the landmarks; ``augment_matrix`` ((3, 3) float64)
-        is added; ``box`` is left as it was (a rotated box is no longer axis-aligned).
+        The item's other geometry moves with the image (:func:`ffld.data.facecrop.move_item`: SynthFace's
+        ``clean_landmarks``, ``tangents`` and ``pose``, the flags, ``box`` and ``crop_matrix``);
+        ``augment_matrix`` ((3, 3) float64) is added.
         """
+        self._check_count(len(item["landmarks"]))
         image = item["image"]
         height, width = image.shape[:2]
         params = self.sample(1)
-        matrix = affine_matrices(params, height, width)[0]
-        flipped = bool(params.flip[0])
-        order = self.permutation.numpy() if flipped else np.arange(len(self.permutation))
-        points = move_landmarks(torch.as_tensor(item["landmarks"])[None], matrix[None])[0].numpy()
-        out = {
-            **item,
-            "image": cv2.warpAffine(
-                image, matrix[:2].numpy(), (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT
-            ),
-            "landmarks": points[order].astype(np.float32),
-            "augment_matrix": matrix.numpy(),
-        }
-        for key in PER_POINT_KEYS:
-            if key in item:
-                out[key] = np.asarray(item[key])[order]
-        return out
+        matrix = affine_matrices(params, height, width)[0].numpy()
+        order = self.permutation.numpy() if bool(params.flip[0]) else None
+        warped = cv2.warpAffine(
+            image, matrix[:2], (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT
+        )
+        return {**move_item(item, matrix, order), "image": warped, "augment_matrix": matrix}
 
 
 __all__ = [
