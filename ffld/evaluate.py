@@ -201,6 +201,7 @@ def evaluate_checkpoint(
             per_image.append(
                 {
                     "subset": split,
+                    "index": index,  # the reader's item index: several faces may share a file (COFW, AFLW, 300VW)
                     "path": path,
                     **{f"nme_S{k}": float(evaluation.nme[k, index]) for k in range(evaluation.nme.shape[0])},
                 }

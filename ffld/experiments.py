@@ -142,13 +142,14 @@ class Experiment:
     """
 
     def __init__(self, name: str, runs: str | os.PathLike = "runs", results: str | os.PathLike = "data/results"):
-        path = Path(name) if Path(name).exists() else EXPERIMENT_DIR / f"{name}.yaml"
-        if not path.exists():
+        path = Path(name) if Path(name).is_file() else EXPERIMENT_DIR / f"{name}.yaml"
+        if not path.is_file():
             available = ", ".join(sorted(p.stem for p in EXPERIMENT_DIR.glob("*.yaml")))
             raise ConfigError(f"{name}: no such experiment file (built-in: {available})")
         self.path = path
         self.spec = _read_spec(path)
         self.name = path.stem
+        self.runs_root, self.results_root = Path(runs), Path(results)
         self.runs_dir = Path(runs) / self.name
         self.results_dir = Path(results) / self.name
 
@@ -246,7 +247,9 @@ class Experiment:
             evaluation = run.folder / "evaluation.json"
             if not evaluation.exists():
                 if not self.is_finished(run):
-                    raise ExperimentError(f"{run.folder}: not trained yet (run `ffld experiment {self.path} --train`)")
+                    folders = f"--runs {self.runs_root} --results {self.results_root}"
+                    command = f"ffld experiment {self.path} --train {folders}"
+                    raise ExperimentError(f"{run.folder}: not trained yet (run `{command}`)")
                 device = choose_device(self.config(run).runtime.device)
                 evaluate_checkpoint(
                     run.model_file, "synthface", None, ["common", "challenge", "full"], device, output=run.folder

@@ -1,6 +1,7 @@
 """Checkpoints: model files round-trip, training states load with weights_only=True, bad or foreign files are named
 in a one-line error."""
 
+import os
 import re
 
 import pytest
@@ -37,6 +38,20 @@ def test_model_file_round_trip(tmp_path):
         for a, b in zip(model(images).stages, loaded(images).stages, strict=True):
             torch.testing.assert_close(a, b, rtol=0, atol=0)
     assert [p.name for p in tmp_path.iterdir()] == ["m.safetensors"]  # no temporary file left
+
+
+def test_files_get_the_umask_permissions_and_failed_writes_leave_nothing(tmp_path):
+    """A model file is as readable as any new file (safetensors' own save_file makes it 0600)."""
+    previous = os.umask(0o022)
+    try:
+        save_model(tmp_path / "m.safetensors", _trained_looking_model(), METADATA)
+        save_state(tmp_path / "last.pt", {"epoch": 1})
+    finally:
+        os.umask(previous)
+    assert {p.name: p.stat().st_mode & 0o777 for p in tmp_path.iterdir()} == {"m.safetensors": 0o644, "last.pt": 0o644}
+    with pytest.raises(AttributeError):  # a local function cannot be pickled
+        save_state(tmp_path / "broken.pt", {"hook": lambda: None})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["last.pt", "m.safetensors"]
 
 
 def test_training_state_loads_with_weights_only(tmp_path):

@@ -84,7 +84,8 @@ def test_experiment_summary_of_an_untrained_run(tmp_path, capsys):
     experiment = _experiment(tmp_path)
     line = error_line(capsys, "experiment", experiment, "--runs", str(tmp_path / "runs"), "--results", str(tmp_path))
     run = tmp_path / "runs" / "tiny" / "clean" / "seed0" / "baseline"
-    assert line == f"ffld experiment: error: {run}: not trained yet (run `ffld experiment {experiment} --train`)"
+    command = f"ffld experiment {experiment} --train --runs {tmp_path / 'runs'} --results {tmp_path}"
+    assert line == f"ffld experiment: error: {run}: not trained yet (run `{command}`)"  # the folders it was given
 
 
 def test_experiment_run_that_fails_names_the_run_its_error_and_its_log(tmp_path, capsys):

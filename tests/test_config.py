@@ -72,6 +72,23 @@ def test_missing_config_lists_the_builtin_ones():
         load_config("no-such-config")
 
 
+def test_a_folder_named_like_a_built_in_config_does_not_hide_it(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "300w").mkdir()  # e.g. the dataset kept beside the runs
+    assert load_config("300w").optimizer.epochs == 400
+
+
+def test_paths_expand_the_home_folder(monkeypatch):
+    monkeypatch.setenv("HOME", "/home/reader")
+    overrides = {"data.root": "~/300W", "init": "~/runs/base/model.safetensors", "output": "~/runs/ffld"}
+    config = load_config("300w", overrides)
+    assert (config.data.root, config.init, config.output) == (
+        "/home/reader/300W",
+        "/home/reader/runs/base/model.safetensors",
+        "/home/reader/runs/ffld",
+    )
+
+
 def test_numbers_given_as_strings_or_ints_become_floats():
     """``--set optimizer.lr=5e-4`` reaches the config as the string "5e-4" (YAML 1.1 needs a dot for a float)."""
     assert yaml.safe_load("5e-4") == "5e-4"

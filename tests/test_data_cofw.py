@@ -71,6 +71,6 @@ def test_bad_faces_raise_or_are_reported(tmp_path: Path) -> None:
     assert [p.problem for p in dataset.skipped] == [
         "point 4 has a NaN or infinite coordinate",
         "occlusion flags must be 0 or 1",
-        "grayscale image; ffld expects RGB (pass convert=True to replicate it)",
+        "grayscale image; ffld expects RGB (convert=True, or --convert, replicates it)",
     ]
     assert dataset.skipped[2].path.endswith("COFW_test_color.mat [face 3]")

@@ -63,3 +63,21 @@ def test_the_command_line_scores_visible_landmarks(
     lines = capsys.readouterr().out.splitlines()
     shown = [f"test S{row['stage']}: NME {row['nme']:.2f}%" for row in expected]
     assert [line.split(",")[0].strip() for line in lines] == shown
+
+
+def test_per_image_rows_are_told_apart_by_index(cofw: tuple[Path, Path, np.ndarray], tmp_path: Path) -> None:
+    """All 3 COFW faces come from one .mat file: the CSV's index column names each face, and its NMEs are the
+    per-face ones whose mean results.json reports."""
+    import csv
+
+    root, path, _ = cofw
+    results = evaluate_checkpoint(path, "cofw", str(root), convert=True, output=tmp_path)
+    with open(tmp_path / "per_image.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [(row["subset"], row["index"]) for row in rows] == [("test", "0"), ("test", "1"), ("test", "2")]
+    assert {row["path"] for row in rows} == {str(root / "COFW_test_color.mat")}
+    faces = prepare_faces(open_split("cofw", str(root), "test", convert=True), 64, 1.25, "dataset")
+    nme = evaluate_faces(load_model(path)[0], faces, dataset_info("cofw")).nme  # (K+1, M)
+    for stage in range(2):
+        np.testing.assert_allclose([float(row[f"nme_S{stage}"]) for row in rows], nme[stage], rtol=1e-12)
+        assert results["subsets"]["test"][stage]["nme"] == pytest.approx(100 * nme[stage].mean(), rel=1e-12)

@@ -150,6 +150,33 @@ def test_nan_loss_stops_with_the_last_good_checkpoint(tmp_path, monkeypatch):
     assert all(torch.isfinite(t).all() for t in state["model"].values() if t.is_floating_point())
 
 
+def test_non_finite_weights_are_never_saved(tmp_path):
+    """A step with a finite loss can still leave NaN weights (too large a learning rate): the epoch's checkpoint and
+    model file are then refused, and the previous ones stay."""
+    config = load_config(write_config(tmp_path, "nan-weights", optimizer__epochs=2))
+    trainer = Trainer(config, log=lambda message: None)
+    calls = {"n": 0}
+    step = trainer.optimizer.step
+
+    def poisoning_step(*args, **kwargs):
+        result = step(*args, **kwargs)
+        calls["n"] += 1
+        if calls["n"] == 2 * trainer.steps_per_epoch:  # the last step of epoch 2: its loss was finite
+            trainer.model.backbone.bn1.running_var.fill_(float("nan"))
+        return result
+
+    trainer.optimizer.step = poisoning_step
+    with pytest.raises(
+        TrainingDiverged, match=r"^1 weight tensor\(s\) became non-finite \(backbone\.bn1\.running_var\) "
+    ):
+        trainer.run()
+    state = load_state(tmp_path / "nan-weights" / "last.pt")
+    assert state["epoch"] == 1  # within epoch 2: its last mid-epoch checkpoint (checkpoint_every)
+    assert all(torch.isfinite(t).all() for t in state["model"].values() if t.is_floating_point())
+    model, _ = load_model(tmp_path / "nan-weights" / "model.safetensors")
+    assert all(torch.isfinite(t).all() for t in model.state_dict().values() if t.is_floating_point())
+
+
 @pytest.mark.skipif(not torch.distributed.is_available(), reason="torch.distributed is not available")
 def test_two_process_step_equals_one_process_step(tmp_path):
     """One optimisation step of a global batch of 16: 2 gloo processes × 8 with SyncBatchNorm vs 1 × 16."""

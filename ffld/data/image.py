@@ -54,7 +54,9 @@ def to_rgb8(
     path = Path(path)
     if image.dtype == np.uint16:
         if not convert:
-            raise ImageFileError(f"{path}: 16-bit image; ffld expects 8-bit RGB (pass convert=True to scale it)")
+            raise ImageFileError(
+                f"{path}: 16-bit image; ffld expects 8-bit RGB (convert=True, or --convert, scales it)"
+            )
         image = (image.astype(np.float64) / 257.0).round().astype(np.uint8)
     if image.dtype != np.uint8:
         raise ImageFileError(f"{path}: unsupported pixel type {image.dtype}; ffld expects 8-bit RGB")
@@ -62,13 +64,15 @@ def to_rgb8(
         image = image[:, :, 0]
     if image.ndim == 2:
         if not convert:
-            raise ImageFileError(f"{path}: grayscale image; ffld expects RGB (pass convert=True to replicate it)")
+            raise ImageFileError(
+                f"{path}: grayscale image; ffld expects RGB (convert=True, or --convert, replicates it)"
+            )
         return np.ascontiguousarray(np.repeat(image[:, :, None], 3, axis=2))
     if image.ndim != 3 or image.shape[2] not in (3, 4):
         raise ImageFileError(f"{path}: unsupported image shape {image.shape}; ffld expects H×W×3")
     if image.shape[2] == 4:
         if not convert:
-            raise ImageFileError(f"{path}: 4-channel image; ffld expects RGB (pass convert=True to drop alpha)")
+            raise ImageFileError(f"{path}: 4-channel image; ffld expects RGB (convert=True, or --convert, drops alpha)")
         image = image[:, :, :3]
     if channel_order == "BGR":
         image = image[:, :, ::-1]

@@ -297,10 +297,14 @@ def _set(values: Any, dotted: str, value: Any, source: str) -> None:
     node[key] = value
 
 
+PATH_KEYS = (("data", "root"), ("", "init"), ("", "output"))
+"""(section, key) of the config's paths, where a leading ``~`` is expanded."""
+
+
 def resolve_config_path(name: str | os.PathLike) -> Path:
     """A config file path, or the built-in config of that name (``ffld/configs/<name>.yaml``)."""
     path = Path(name)
-    if path.exists():
+    if path.is_file():  # a folder named like a built-in config (e.g. ./300w holding the data) does not hide it
         return path
     builtin = CONFIG_DIR / f"{name}.yaml"
     if builtin.exists():
@@ -327,6 +331,10 @@ def load_config(name: str | os.PathLike, overrides: dict[str, Any] | None = None
         raise ConfigError(f"{path}: cannot read the config ({error})") from error
     for dotted, value in (overrides or {}).items():
         _set(values, dotted, value, str(path))
+    for section, key in PATH_KEYS:
+        node = values.get(section) if section else values
+        if isinstance(node, dict) and isinstance(node.get(key), str):
+            node[key] = os.path.expanduser(node[key])  # "~/300W" given through --set reaches no shell
     config = _build(TrainConfig, values, "", str(path))
     config.check(str(path))
     return config

@@ -305,18 +305,36 @@ class Trainer:
             self.bf16,
         )
         if not finite:
-            raise TrainingDiverged(
-                f"the loss became {total.item()} (in this or another process) at epoch {epoch + 1}, step {step + 1}; "
-                f"the last good checkpoint is {self.checkpoint_path}"
-                + ("" if self.checkpoint_path.exists() else " (none written yet)")
-            )
+            where = f"at epoch {epoch + 1}, step {step + 1}"
+            raise self._diverged(f"the loss became {total.item()} (in this or another process) {where}")
         return [total.item()] + [loss.item() for loss in per_stage]
+
+    def _diverged(self, what: str) -> TrainingDiverged:
+        """The error that ends a diverged run, naming the last checkpoint (which holds only finite weights)."""
+        return TrainingDiverged(
+            f"{what}; the last good checkpoint is {self.checkpoint_path}"
+            + ("" if self.checkpoint_path.exists() else " (none written yet)")
+        )
+
+    def _check_finite_weights(self) -> None:
+        """Refuse to save non-finite weights or BatchNorm statistics: a step with a finite loss can still produce
+        them (too large a learning rate), and they would be saved as a model that predicts NaN."""
+        broken = [
+            name
+            for name, tensor in self.model.state_dict().items()
+            if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all())
+        ]
+        if broken:
+            names = ", ".join(broken[:3]) + (", ..." if len(broken) > 3 else "")
+            what = f"{len(broken)} weight tensor(s) became non-finite ({names}) while the loss stayed finite"
+            raise self._diverged(what)
 
     # -- the run ---------------------------------------------------------------------------------------------------
 
     def save(self) -> None:
         """Checkpoint (rank 0), atomically, then :meth:`export`. The checkpoint holds the loss sums averaged over
         the processes, so that every process resumes with the same ones."""
+        self._check_finite_weights()
         self.running = process_mean(self.running, self.device)
         if self.process.is_main:
             save_state(self.checkpoint_path, self._state())
