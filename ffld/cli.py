@@ -3,17 +3,55 @@
 Errors in what the user gave (a config, a checkpoint, a dataset, an image, a device), a missing optional package,
 a diverged training and a failed experiment run end the command with one line on stderr,
 ``ffld <command>: error: <what and where>``, and exit status 1; any other exception (a bug) keeps its traceback.
+Output paths are checked before any work is done. Ctrl-C ends with one line and status 130 (a training run resumes
+from its last checkpoint).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import yaml
+
+
+def _positive(kind: type[int] | type[float], zero: bool = False) -> Callable[[str], int | float]:
+    """An argparse type: a number of ``kind`` that is > 0 (>= 0 with ``zero``)."""
+
+    def parse(text: str) -> int | float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"expected a{'n integer' if kind is int else ' number'}, got {text!r}"
+            ) from None
+        if value < 0 or (value == 0 and not zero):
+            raise argparse.ArgumentTypeError(f"must be {'>= 0' if zero else '> 0'}, got {text}")
+        return value
+
+    return parse
+
+
+def _output_folder(path: str | os.PathLike) -> Path:
+    """Create an output folder before any work is done, or say why it cannot be one."""
+    folder = Path(path)
+    if folder.exists() and not folder.is_dir():
+        raise ValueError(f"{folder}: exists and is not a folder; give a folder for the outputs")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _output_file(path: str | os.PathLike) -> Path:
+    """Check an output file's path (and create its folder) before any work is done."""
+    file = Path(path)
+    if file.is_dir():
+        raise ValueError(f"{file}: is a folder; give a file name")
+    _output_folder(file.parent)
+    return file
 
 
 def _overrides(pairs: list[str]) -> dict[str, object]:
@@ -32,13 +70,17 @@ def _train(args: argparse.Namespace) -> None:
     overrides = _overrides(args.set)
     if args.output:
         overrides["output"] = args.output
-    train(load_config(args.config, overrides))
+    config = load_config(args.config, overrides)
+    _output_folder(config.output)
+    train(config)
 
 
 def _evaluate(args: argparse.Namespace) -> None:
     from ffld.evaluate import evaluate_checkpoint
     from ffld.train.distributed import choose_device
 
+    if args.output:
+        _output_folder(args.output)
     results = evaluate_checkpoint(
         args.checkpoint,
         args.dataset,
@@ -66,14 +108,30 @@ def _predict(args: argparse.Namespace) -> None:
     import numpy as np
 
     from ffld.checkpoint import load_model
-    from ffld.data.image import load_image
+    from ffld.data.image import ImageFileError, load_image
     from ffld.predict import detect_faces, predict_landmarks, save_prediction
     from ffld.train.distributed import choose_device
 
+    if args.box and not (args.box[2] > args.box[0] and args.box[3] > args.box[1]):
+        raise ValueError(f"--box {' '.join(f'{v:g}' for v in args.box)}: needs X1 > X0 and Y1 > Y0")
+    stems = [Path(path).stem for path in args.images]
+    repeated = sorted({stem for stem in stems if stems.count(stem) > 1})
+    if repeated:
+        raise ValueError(
+            f"several images are named {', '.join(repeated)}: their drawings and .pts files in {args.output} would "
+            "overwrite each other; predict them with different --output folders"
+        )
+    _output_folder(args.output)
     device = choose_device(args.device)
     model, metadata = load_model(args.checkpoint, device)
+    unreadable = 0
     for path in args.images:
-        image = load_image(path, convert=True)
+        try:
+            image = load_image(path, convert=True)
+        except ImageFileError as error:  # the other images are still predicted
+            print(f"ffld predict: error: {error}", file=sys.stderr)
+            unreadable += 1
+            continue
         if args.box:
             boxes = np.array([args.box], dtype=np.float64)
         else:
@@ -84,6 +142,8 @@ def _predict(args: argparse.Namespace) -> None:
         faces = predict_landmarks(model, metadata, image, boxes, device)
         drawn = save_prediction(image, faces, path, args.output)
         print(f"{path}: {len(faces)} face(s), landmarks drawn in {drawn}")
+    if unreadable:
+        raise ImageFileError(f"{unreadable} of {len(args.images)} images could not be read (named above)")
 
 
 def _bench(args: argparse.Namespace) -> None:
@@ -91,6 +151,8 @@ def _bench(args: argparse.Namespace) -> None:
     from ffld.provenance import write_json
     from ffld.train.distributed import choose_device
 
+    if args.output:
+        _output_file(args.output)
     device = choose_device(args.device)
     results = run_benchmarks(
         device,
@@ -111,7 +173,9 @@ def _experiment(args: argparse.Namespace) -> None:
     from ffld.experiments import Experiment
 
     experiment = Experiment(args.name, args.runs, args.results)
+    _output_folder(experiment.results_dir)
     if args.train:
+        _output_folder(experiment.runs_dir)
         experiment.train_all(args.jobs)
     experiment.summarise()
     print(f"summary written to {experiment.results_dir}")
@@ -121,6 +185,7 @@ def _export(args: argparse.Namespace) -> None:
     from ffld.checkpoint import load_model
     from ffld.export import export_onnx
 
+    _output_file(args.onnx)
     model, metadata = load_model(args.checkpoint)
     path = export_onnx(model, args.onnx, metadata["input_size"])
     print(json.dumps({"onnx": str(path), "input": [None, 3, metadata["input_size"], metadata["input_size"]]}))
@@ -143,10 +208,14 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("checkpoint", help="a .safetensors model file or a .pt training checkpoint")
     evaluate.add_argument("--dataset", required=True, help="synthface, 300w, 300vw, aflw, cofw or wflw")
     evaluate.add_argument("--root", help="the dataset's folder (SynthFace: its cache folder, optional)")
-    evaluate.add_argument("--split", action="append", help="a subset to evaluate (repeatable; default: all)")
-    evaluate.add_argument("--threshold", type=float, help="AUC / failure-rate threshold (default: the dataset's)")
+    evaluate.add_argument(
+        "--split", action="append", help="a subset to evaluate (repeatable; default: the dataset's test subsets)"
+    )
+    evaluate.add_argument(
+        "--threshold", type=_positive(float), help="AUC / failure-rate threshold (default: the dataset's)"
+    )
     evaluate.add_argument("--device", default="auto", help="auto, cpu or cuda")
-    evaluate.add_argument("--workers", type=int, default=0, help="image-decoding processes")
+    evaluate.add_argument("--workers", type=_positive(int, zero=True), default=0, help="image-decoding processes")
     evaluate.add_argument("--convert", action="store_true", help="convert grayscale/16-bit/RGBA images to RGB")
     evaluate.add_argument(
         "--visible-only", action="store_true", help="score each face on its visible landmarks (AFLW, COFW)"
@@ -166,21 +235,23 @@ def build_parser() -> argparse.ArgumentParser:
 
     bench = commands.add_parser("bench", help="inference and training speed and memory")
     bench.add_argument("--device", default="auto", help="auto, cpu or cuda")
-    bench.add_argument("--batch", type=int, nargs="+", default=[1, 64], help="inference batch sizes")
+    bench.add_argument("--batch", type=_positive(int), nargs="+", default=[1, 64], help="inference batch sizes")
     bench.add_argument("--mode", nargs="+", default=["eager"], choices=["eager", "compile", "cudagraph"])
     bench.add_argument("--precision", nargs="+", default=["fp32"], choices=["fp32", "bf16"])
-    bench.add_argument("--train-batch", type=int, nargs="*", default=[64], help="training batch sizes")
-    bench.add_argument("--landmarks", type=int, default=68, help="number of landmarks N")
-    bench.add_argument("--input-size", type=int, default=224, help="input side")
+    bench.add_argument("--train-batch", type=_positive(int), nargs="*", default=[64], help="training batch sizes")
+    bench.add_argument("--landmarks", type=_positive(int), default=68, help="number of landmarks N")
+    bench.add_argument("--input-size", type=_positive(int), default=224, help="input side")
     bench.add_argument("--dlib", action="store_true", help="also time dlib's 68-point shape predictor (CPU)")
-    bench.add_argument("--repeats", type=int, default=50, help="timed runs per inference figure (median reported)")
+    bench.add_argument(
+        "--repeats", type=_positive(int), default=50, help="timed runs per inference figure (median reported)"
+    )
     bench.add_argument("--output", help="JSON file for the results, with provenance")
     bench.set_defaults(run=_bench)
 
     experiment = commands.add_parser("experiment", help="the paper's ablations on SynthFace, over several seeds")
     experiment.add_argument("name", help="an experiment file, or a built-in one (e.g. synthface-cpu)")
     experiment.add_argument("--train", action="store_true", help="train the runs that are missing (resumable)")
-    experiment.add_argument("--jobs", type=int, default=1, help="runs trained at the same time")
+    experiment.add_argument("--jobs", type=_positive(int), default=1, help="runs trained at the same time")
     experiment.add_argument("--runs", default="runs", help="folder of the training runs")
     experiment.add_argument("--results", default="data/results", help="folder of the summaries")
     experiment.set_defaults(run=_experiment)
@@ -222,6 +293,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     ) as error:
         print(f"ffld {args.command}: error: {error}", file=sys.stderr)
         return 1
+    except OSError as error:  # an output path that cannot be written, a full disk, a permission
+        where = f"{error.filename}: " if error.filename else ""
+        print(f"ffld {args.command}: error: {where}{error.strerror or error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        resume = (
+            "; the same command resumes from the last checkpoint" if args.command in ("train", "experiment") else ""
+        )
+        print(f"ffld {args.command}: interrupted{resume}", file=sys.stderr)
+        return 130
     return 0
 
 

@@ -5,6 +5,7 @@ traceback."""
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -14,6 +15,7 @@ import ffld.checkpoint
 from ffld.bench import DLIB_INSTALL
 from ffld.cli import main
 
+MODEL = Path(__file__).resolve().parents[1] / "data" / "models" / "synthface-cpu-baseline.safetensors"
 NO_GPU = pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without a CUDA GPU")
 
 
@@ -109,3 +111,79 @@ def test_a_bug_keeps_its_traceback(tmp_path, monkeypatch):
     monkeypatch.setattr(ffld.checkpoint, "load_model", broken)
     with pytest.raises(RuntimeError, match="a bug deep inside torch"):
         main(["export", str(tmp_path / "model.safetensors"), "--onnx", str(tmp_path / "model.onnx")])
+
+
+def test_output_paths_are_checked_before_any_work(tmp_path, capsys):
+    afile = tmp_path / "afile"
+    afile.write_text("")
+    missing = str(tmp_path / "no-model.safetensors")  # would fail later: the output is checked first
+    assert error_line(capsys, "evaluate", missing, "--dataset", "synthface", "--output", str(afile)) == (
+        f"ffld evaluate: error: {afile}: exists and is not a folder; give a folder for the outputs"
+    )
+    assert error_line(capsys, "export", missing, "--onnx", str(tmp_path)) == (
+        f"ffld export: error: {tmp_path}: is a folder; give a file name"
+    )
+    assert error_line(capsys, "bench", "--output", str(tmp_path)) == (
+        f"ffld bench: error: {tmp_path}: is a folder; give a file name"
+    )
+    assert error_line(capsys, "train", "synthface-cpu", "--output", str(afile)) == (
+        f"ffld train: error: {afile}: exists and is not a folder; give a folder for the outputs"
+    )
+    assert error_line(capsys, "experiment", "synthface-cpu", "--results", str(afile)) == (
+        f"ffld experiment: error: {afile / 'synthface-cpu'}: Not a directory"  # an OSError, named by its file
+    )
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["experiment", "synthface-cpu", "--jobs", "0"], "argument --jobs: must be > 0, got 0"),
+        (["bench", "--repeats", "-1"], "argument --repeats: must be > 0, got -1"),
+        (["bench", "--batch", "1.5"], "argument --batch: expected an integer, got '1.5'"),
+        (["evaluate", "m.safetensors", "--dataset", "300w", "--threshold", "0"], "argument --threshold: must be > 0"),
+        (["evaluate", "m.safetensors", "--dataset", "300w", "--workers", "-2"], "argument --workers: must be >= 0"),
+    ],
+)
+def test_numbers_out_of_range_are_refused_by_the_parser(capsys, argv, message):
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_predict_refuses_an_empty_box_and_images_whose_outputs_collide(tmp_path, capsys):
+    model = str(MODEL)
+    assert error_line(capsys, "predict", "x.png", "--checkpoint", model, "--box", "215", "225", "40", "45") == (
+        "ffld predict: error: --box 215 225 40 45: needs X1 > X0 and Y1 > Y0"
+    )
+    line = error_line(capsys, "predict", "a/face.png", "b/face.jpg", "--checkpoint", model, "--output", str(tmp_path))
+    assert line.startswith("ffld predict: error: several images are named face: their drawings and .pts files in")
+
+
+def test_predict_goes_on_past_an_unreadable_image(tmp_path, capsys):
+    import cv2
+
+    from ffld.data.synthetic import SynthFaceConfig, render_sample
+
+    sample = render_sample(SynthFaceConfig(), "common", 0)
+    cv2.imwrite(str(tmp_path / "face.png"), cv2.cvtColor(sample.image, cv2.COLOR_RGB2BGR))
+    (tmp_path / "notes.png").write_text("not an image")
+    box = [f"{v:.1f}" for v in (20, 20, sample.image.shape[1] - 20, sample.image.shape[0] - 20)]
+    argv = ["predict", str(tmp_path / "notes.png"), str(tmp_path / "face.png"), "--box", *box]
+    argv += ["--checkpoint", str(MODEL), "--output", str(tmp_path / "out")]
+    assert main(argv) == 1
+    captured = capsys.readouterr()
+    errors = captured.err.splitlines()
+    assert len(errors) == 2 and errors[0].startswith(f"ffld predict: error: {tmp_path / 'notes.png'}: ")
+    assert errors[1] == "ffld predict: error: 1 of 2 images could not be read (named above)"
+    assert (tmp_path / "out" / "face_face0.pts").exists() and "face.png: 1 face(s)" in captured.out
+
+
+def test_an_interrupt_ends_with_one_line_and_status_130(tmp_path, monkeypatch, capsys):
+    import ffld.train
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(ffld.train, "train", interrupted)
+    assert main(["train", "synthface-cpu", "--output", str(tmp_path)]) == 130
+    assert capsys.readouterr().err == "ffld train: interrupted; the same command resumes from the last checkpoint\n"

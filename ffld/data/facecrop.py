@@ -33,7 +33,7 @@ def crop_matrix(box: np.ndarray, output_size: int, enlarge: float = 1.25) -> np.
     x0, y0, x1, y1 = (float(v) for v in box)
     side = enlarge * max(x1 - x0, y1 - y0)
     if not side > 0:
-        raise ValueError(f"cannot crop an empty box {list(box)}")
+        raise ValueError(f"cannot crop an empty box ({x0:g}, {y0:g}, {x1:g}, {y1:g})")
     scale = output_size / side
     cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
     return np.array(
