@@ -156,16 +156,13 @@ def test_non_finite_weights_are_never_saved(tmp_path):
     config = load_config(write_config(tmp_path, "nan-weights", optimizer__epochs=2))
     trainer = Trainer(config, log=lambda message: None)
     calls = {"n": 0}
-    step = trainer.optimizer.step
 
-    def poisoning_step(*args, **kwargs):
-        result = step(*args, **kwargs)
+    def poison(optimizer, args, kwargs):
         calls["n"] += 1
         if calls["n"] == 2 * trainer.steps_per_epoch:  # the last step of epoch 2: its loss was finite
             trainer.model.backbone.bn1.running_var.fill_(float("nan"))
-        return result
 
-    trainer.optimizer.step = poisoning_step
+    trainer.optimizer.register_step_post_hook(poison)
     with pytest.raises(
         TrainingDiverged, match=r"^1 weight tensor\(s\) became non-finite \(backbone\.bn1\.running_var\) "
     ):
