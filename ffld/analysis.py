@@ -52,7 +52,8 @@ def with_full(evaluations: dict[str, Evaluation], parts: tuple[str, ...] = ("com
 
 
 def renormalised(evaluation: Evaluation, norms: np.ndarray) -> Evaluation:
-    """The same predictions with errors normalised by other distances (e.g. inter-pupil instead of inter-ocular)."""
+    """The same predictions with errors normalised by other (M,) distances ``norms``, one per face (e.g.
+    inter-pupil instead of inter-ocular)."""
     norms = np.asarray(norms, dtype=np.float64)
     errors = np.stack([landmark_errors(stage, evaluation.truth, norms) for stage in evaluation.stages])
     return dataclasses.replace(evaluation, norms=norms, errors=errors)
@@ -133,7 +134,7 @@ def delta_statistics(deltas: np.ndarray) -> list[dict[str, float]]:
 
 
 def worst_cases(nmes: np.ndarray, count: int) -> np.ndarray:
-    """Indices of the ``count`` images with the largest NME, worst first (Fig. 14)."""
+    """Indices of the ``count`` images with the largest of the (M,) ``nmes``, worst first (Fig. 14)."""
     nmes = np.asarray(nmes, dtype=np.float64)
     return np.argsort(-nmes, kind="stable")[:count]
 

@@ -63,7 +63,8 @@ def delta_histogram_figure(deltas: np.ndarray, strides: Sequence[int], bins: int
 
 
 def landmark_windows(truth: np.ndarray, enlarge: float = 1.3) -> np.ndarray:
-    """(M, 4) square windows ``x0, y0, x1, y1`` around each face's landmarks, ``enlarge`` times their box."""
+    """(M, 4) square windows ``x0, y0, x1, y1`` around each face's (M, N, 2) ``truth`` landmarks, ``enlarge`` times
+    the larger side of their box."""
     low, high = truth.min(axis=1), truth.max(axis=1)
     centre, half = (low + high) / 2, enlarge * (high - low).max(axis=1, keepdims=True) / 2
     return np.concatenate([centre - half, centre + half], axis=1)

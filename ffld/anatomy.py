@@ -73,7 +73,7 @@ def shape_trace(model: FFLD, image_size: int = 224) -> list[ShapeStep]:
     for level, features in enumerate(output.features, start=1):
         steps.append(ShapeStep("baseline", names[level], tuple(features.shape), _hwc(features)))
     pooled, _ = model.backbone((images - model.mean) / model.std)
-    steps.append(ShapeStep("baseline", "layer3, layer4, global pooling", tuple(pooled.shape), "1×1×128"))
+    steps.append(ShapeStep("baseline", "layer3, layer4, global pooling", tuple(pooled.shape), f"1×1×{pooled.shape[1]}"))
     steps.append(ShapeStep("baseline", "FC -> S0 (x, y per landmark)", tuple(output.stages[0].shape), f"2N = {2 * n}"))
     for k, (level, stage) in enumerate(zip(model.stage_levels, model.refinements, strict=True), start=1):
         part = f"stage {k}"
@@ -112,7 +112,9 @@ def _count(module: torch.nn.Module) -> int:
 def parameter_parts(model: FFLD) -> dict[str, int]:
     """Parameters of every part of ``model``: the backbone, its FC head, and per stage the channel selection and the
     layers of Table 7 (the max-pooling has none). The values sum to the model's count."""
-    parts = {"backbone (25% ResNet18)": _count(model.backbone), "FC head -> S0": _count(model.head)}
+    backbone = model.backbone
+    name = f"backbone ({backbone.width:.0%} {backbone.architecture.replace('resnet', 'ResNet')})"
+    parts = {name: _count(backbone), "FC head -> S0": _count(model.head)}
     for k, stage in enumerate(model.refinements, start=1):
         cropnet = stage.cropnet
         parts[f"stage {k}: 1×1 channel selection"] = _count(stage.select)
@@ -191,6 +193,11 @@ def parameters_in_closed_form(
 @torch.no_grad()
 def selected_patches(model: FFLD, images: torch.Tensor, stage: int) -> tuple[torch.Tensor, torch.Tensor]:
     """The patches stage ``stage`` (1..K) feeds its CropNet, after channel selection (Fig. 5).
+
+    Args:
+        model: the network (put in eval mode).
+        images: (B, 3, S, S) RGB in [0, 1].
+        stage: the refinement stage, 1..K.
 
     Returns:
         ``(patches, centres)``: (B, N, 4, s, s) selected patches cropped at :math:`S_{stage-1}` as in the forward

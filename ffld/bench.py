@@ -26,7 +26,7 @@ import torch
 from ffld.data.specs import IBUG68, inter_ocular
 from ffld.data.transforms import LandmarkAugment
 from ffld.models import FFLD
-from ffld.train.config import RuntimeConfig
+from ffld.train.config import PAPER_LOSSES, RuntimeConfig
 from ffld.train.engine import optimisation_step, resolve_flag
 from ffld.train.objective import MultiLoss
 
@@ -164,7 +164,7 @@ def training_speed(
     if model.num_landmarks != IBUG68.num_points:
         raise ValueError(f"training_speed needs a {IBUG68.num_points}-landmark model, got {model.num_landmarks}")
     layout = memory_format(device)
-    losses = ["iod_l2", "l2", "l1", "align"][: len(model.refinements) + 1]
+    losses = list(PAPER_LOSSES[: len(model.refinements) + 1])
     objective = MultiLoss(losses, [1.0] * len(losses), model.stage_levels, 8)
     augment = LandmarkAugment(IBUG68.flip_permutation, generator=torch.Generator().manual_seed(0))
     pool = 4 * batch
@@ -268,7 +268,8 @@ def run_benchmarks(
     """The inference grid (model × mode × precision × batch) for ``num_landmarks``, the training measurements (of a
     68-landmark 3-stage model) and, optionally, dlib's shape predictor measured in the same run.
 
-    ``repeats`` timed runs follow ``repeats // 5`` warm-up runs for inference; training uses a fifth of each.
+    ``repeats`` timed runs follow ``repeats // 5`` warm-up runs for inference; training has the same warm-up and
+    ``repeats // 5`` timed runs.
     """
     dlib_predictor = dlib_shape_predictor() if with_dlib else None  # a missing package fails before the long runs
     torch.manual_seed(0)

@@ -144,7 +144,7 @@ LIBRARY_MAP: dict[str, tuple[str, str]] = {
     "ffld.data.COFW": ("Sect. 6.1, Table 3", "COFW"),
     "ffld.data.VW300": ("Sect. 6.1, Table 4", "300VW"),
     "ffld.metrics.nme": ("Sect. 6.2", "normalised mean error"),
-    "ffld.metrics.auc_fr": ("Sect. 6.2, Fig. 9", "area under the CED and failure rate"),
+    "ffld.metrics.auc_fr": ("Fig. 9 (CED)", "area under the CED and failure rate (ffld's addition)"),
     "ffld.evaluate.evaluate_checkpoint": ("Sect. 6.3", "every stage's predictions and errors on a benchmark"),
     "ffld.experiments.Experiment": ("Tables 5, 6", "an ablation over seeds, and its tables"),
     "ffld.footprint.flop_counts": ("Sect. 6.5", "operations counted (with parameters and memory beside it)"),

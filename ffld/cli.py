@@ -77,6 +77,7 @@ def _train(args: argparse.Namespace) -> None:
 
 def _evaluate(args: argparse.Namespace) -> None:
     from ffld.evaluate import evaluate_checkpoint
+    from ffld.results import evaluation_lines
     from ffld.train.distributed import choose_device
 
     if args.output:
@@ -93,13 +94,7 @@ def _evaluate(args: argparse.Namespace) -> None:
         args.convert,
         args.visible_only,
     )
-    threshold = results["threshold"]
-    for subset, rows in results["subsets"].items():
-        for row in rows:
-            print(
-                f"{subset:>12s} S{row['stage']}: NME {row['nme']:.2f}%, AUC@{threshold:g} {row['auc']:.2f}%, "
-                f"FR@{threshold:g} {row['fr']:.2f}%"
-            )
+    print("\n".join(evaluation_lines(results)))
     if args.output:
         print(f"results written to {Path(args.output) / 'results.json'} and per_image.csv")
 
@@ -193,6 +188,8 @@ def _export(args: argparse.Namespace) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every sub-command."""
+    from ffld.bench import MODES
+
     parser = argparse.ArgumentParser(
         prog="ffld", description="Fine-grained facial landmark detection (Yan, Duffner et al., CVIU 2020)."
     )
@@ -236,7 +233,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench = commands.add_parser("bench", help="inference and training speed and memory")
     bench.add_argument("--device", default="auto", help="auto, cpu or cuda")
     bench.add_argument("--batch", type=_positive(int), nargs="+", default=[1, 64], help="inference batch sizes")
-    bench.add_argument("--mode", nargs="+", default=["eager"], choices=["eager", "compile", "cudagraph"])
+    bench.add_argument("--mode", nargs="+", default=["eager"], choices=MODES)
     bench.add_argument("--precision", nargs="+", default=["fp32"], choices=["fp32", "bf16"])
     bench.add_argument("--train-batch", type=_positive(int), nargs="*", default=[64], help="training batch sizes")
     bench.add_argument("--landmarks", type=_positive(int), default=68, help="number of landmarks N")

@@ -163,7 +163,8 @@ def evaluate_checkpoint(
     settings the model was trained with, read from the model's metadata.
 
     Returns:
-        ``{"checkpoint", "dataset", "threshold", "subsets": {subset: [per-stage rows]}}``.
+        ``{"checkpoint", "dataset", "threshold", "landmarks": "all" or "visible", "subsets": {subset: [per-stage
+        rows]}}``.
     """
     model, metadata = load_model(checkpoint, device)
     info = dataset_info(dataset)

@@ -129,6 +129,7 @@ class Run:
 
     @property
     def model_file(self) -> Path:
+        """The run's inference model, ``<folder>/model.safetensors``."""
         return self.folder / "model.safetensors"
 
 
@@ -162,6 +163,7 @@ class Experiment:
         return list(seen.values())
 
     def pretrain_run(self, seed: int, noise: str = "clean") -> Run:
+        """The baseline pre-training run (Sect. 6.6, step 1) that the seed's refined variants start from."""
         folder = self.runs_dir / noise / f"seed{seed}" / "pretrain"
         return Run(seed, _variant("baseline"), folder, {"runtime.seed": seed, **self._noise(noise)}, noise)
 
@@ -199,6 +201,7 @@ class Experiment:
         return load_config(self._config_name(run), {**run.overrides, "output": str(run.folder)})
 
     def is_finished(self, run: Run) -> bool:
+        """Whether the run wrote its model file and logged every configured epoch."""
         state = run.folder / "metrics.csv"
         return (
             run.model_file.exists()

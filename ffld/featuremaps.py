@@ -246,11 +246,6 @@ def boundary_table(model: FFLD, faces: BoundaryFaces, step: float = 1.0) -> list
     ]
 
 
-def top_channels(response: BoundaryResponse, count: int) -> list[int]:
-    """The ``count`` channels of a level with the highest across/along ratio, best first."""
-    return torch.argsort(response.ratio, descending=True, stable=True)[:count].tolist()
-
-
 def active_channels(maps: torch.Tensor, count: int) -> list[int]:
     """The ``count`` channels of (C, h, w) maps with the largest spatial variance, largest first.
 
@@ -369,5 +364,4 @@ __all__ = [
     "response_figure",
     "sample_at",
     "synthface_boundary_faces",
-    "top_channels",
 ]

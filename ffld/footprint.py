@@ -28,9 +28,8 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from ffld.data.specs import IBUG68, inter_ocular
 from ffld.models import FFLD
+from ffld.train.config import PAPER_LOSSES
 from ffld.train.objective import MultiLoss
-
-PAPER_LOSSES = ["iod_l2", "l2", "l1", "align"]
 
 
 def _parts(model: FFLD) -> dict[str, list[torch.nn.Module]]:
@@ -80,7 +79,7 @@ def saved_tensor_bytes(model: FFLD, batch: int, input_size: int = 224, bf16: boo
         raise ValueError("the inter-ocular distance of the IOD loss needs the 68-landmark layout")
     model = model.train()
     count = len(model.refinements) + 1
-    objective = MultiLoss(PAPER_LOSSES[:count], [1.0] * count, model.stage_levels)
+    objective = MultiLoss(list(PAPER_LOSSES[:count]), [1.0] * count, model.stage_levels)
     images, target = _batch(model, batch, input_size)
     storages: dict[int, int] = {}
 
@@ -115,7 +114,7 @@ def _step_in_this_process(batch: int, input_size: int, stages: int) -> dict[str,
 
     torch.manual_seed(0)
     model = FFLD(IBUG68.num_points, stages=stages)
-    objective = MultiLoss(PAPER_LOSSES[: stages + 1], [1.0] * (stages + 1), model.stage_levels)
+    objective = MultiLoss(list(PAPER_LOSSES[: stages + 1]), [1.0] * (stages + 1), model.stage_levels)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-6, weight_decay=5e-4)
     images, target = _batch(model, batch, input_size)
     before = _status_mb("VmRSS")
@@ -183,7 +182,6 @@ def cpu_latency(
 
 
 __all__ = [
-    "PAPER_LOSSES",
     "cpu_latency",
     "flop_counts",
     "optimizer_state_bytes",

@@ -39,7 +39,9 @@ def gaussian_heatmap(points: torch.Tensor, height: int, width: int, sigma: float
     return torch.exp(-(dy[..., :, None].square() + dx[..., None, :].square()) / (2 * sigma**2))
 
 
-def heatmap_l2_loss(pred: torch.Tensor, target: torch.Tensor, height: int, width: int, sigma: float = 1.0):
+def heatmap_l2_loss(
+    pred: torch.Tensor, target: torch.Tensor, height: int, width: int, sigma: float = 1.0
+) -> torch.Tensor:
     r"""Heat-map L2 loss: :math:`\sum_{n,m} (h^{pred}_{nm} - h^{GT}_{nm})^2`, summed over landmarks, batch mean.
 
     The loss of an HRM whose output heat maps are Gaussians at ``pred``: it is what Fig. 6 (d) plots. Far from

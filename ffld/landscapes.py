@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -56,7 +56,7 @@ class Contour(NamedTuple):
     curvature: float
 
 
-def signed_distance(points: torch.Tensor, truth: torch.Tensor, normal: torch.Tensor, curvature: float):
+def signed_distance(points: torch.Tensor, truth: torch.Tensor, normal: torch.Tensor, curvature: float) -> torch.Tensor:
     r"""Signed distance to a circle (or line, κ = 0) through ``truth`` with normal ``normal`` and curvature κ.
 
     For κ ≠ 0 the boundary is the circle of radius 1/|κ| centred at :math:`\mathbf t + \mathbf n / \kappa`;
@@ -151,7 +151,7 @@ def prediction_grid(radius: float = 12.0, step: float = 0.5) -> torch.Tensor:
     return torch.linspace(-radius, radius, count, dtype=torch.float64)
 
 
-def landscape(contour: Contour, loss: str, offsets: torch.Tensor | None = None, **options) -> torch.Tensor:
+def landscape(contour: Contour, loss: str, offsets: torch.Tensor | None = None, **options: Any) -> torch.Tensor:
     """Loss value for every prediction ``truth + (offsets[j], offsets[i])`` (one panel of Fig. 6).
 
     Args:
@@ -176,7 +176,7 @@ def normalise(values: torch.Tensor) -> torch.Tensor:
     return (values - low) / (high - low) if high > low else torch.zeros_like(values)
 
 
-def anisotropy(contour: Contour, loss: str, distance: float = 1.0, **options) -> float:
+def anisotropy(contour: Contour, loss: str, distance: float = 1.0, **options: Any) -> float:
     """How much more a loss penalises an error across the boundary than the same error along it.
 
     Returns:
@@ -191,7 +191,9 @@ def anisotropy(contour: Contour, loss: str, distance: float = 1.0, **options) ->
     return (sum(across) / 2).item() / along_mean if along_mean > 0 else math.inf
 
 
-def profile(contour: Contour, loss: str, distances: torch.Tensor, direction: str = "across", **options) -> torch.Tensor:
+def profile(
+    contour: Contour, loss: str, distances: torch.Tensor, direction: str = "across", **options: Any
+) -> torch.Tensor:
     """A loss along a line through the truth: the mean of ``L(t + d·u)`` and ``L(t - d·u)`` for each distance d.
 
     Args:
@@ -213,7 +215,7 @@ def profile(contour: Contour, loss: str, distances: torch.Tensor, direction: str
 
 
 def far_growth(
-    contour: Contour, loss: str, near: float = 8.0, far: float = 12.0, direction: str = "across", **options
+    contour: Contour, loss: str, near: float = 8.0, far: float = 12.0, direction: str = "across", **options: Any
 ) -> float:
     """Relative growth of a loss between two distances from the truth: a measure of saturation.
 
@@ -233,7 +235,7 @@ def far_growth(
 
 
 def half_height_distance(
-    contour: Contour, loss: str, distances: torch.Tensor, direction: str = "across", **options
+    contour: Contour, loss: str, distances: torch.Tensor, direction: str = "across", **options: Any
 ) -> float:
     """Where a loss reaches half its value at the last distance: the half-width of its valley (Sect. 4.3).
 

@@ -38,6 +38,9 @@ def iod_l2_loss(pred: torch.Tensor, target: torch.Tensor, iod: torch.Tensor) -> 
 def l2_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     r"""L2 loss (Sect. 4.2): the squared error :math:`\|S_{GT} - S_{Pred}\|_2^2` over all 2N coordinates.
 
+    Args:
+        pred, target: (B, N, 2) landmarks.
+
     Returns:
         Scalar: the batch mean of the per-sample loss.
     """
@@ -47,6 +50,9 @@ def l2_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 
 def l1_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     r"""L1 loss (Sect. 4.2): :math:`\|S_{GT} - S_{Pred}\|_1` over all 2N coordinates.
+
+    Args:
+        pred, target: (B, N, 2) landmarks.
 
     Returns:
         Scalar: the batch mean of the per-sample loss.
@@ -63,8 +69,11 @@ def wing_loss(pred: torch.Tensor, target: torch.Tensor, width: float = 10.0, cur
         \mathrm{wing}(x) = \begin{cases} w \ln(1 + |x|/\epsilon) & |x| < w \\ |x| - C & \text{otherwise}
         \end{cases}, \qquad C = w - w \ln(1 + w/\epsilon),
 
-    with :math:`w` = ``width`` and :math:`\epsilon` = ``curvature`` (the paper's defaults, 10 and 2, are for
+    with :math:`w` = ``width`` and :math:`\epsilon` = ``curvature`` (Feng et al.'s defaults, 10 and 2, are for
     pixel units).
+
+    Args:
+        pred, target: (B, N, 2) landmarks.
 
     Returns:
         Scalar: the batch mean of the per-sample loss.

@@ -1,4 +1,5 @@
-r"""Evaluation metrics (Sect. 6.2): NME, CED, AUC and failure rate.
+r"""Evaluation metrics: NME and CED (Sect. 6.2, Fig. 9), and AUC and failure rate, which the paper does not report
+(ffld adds them, with the PIPNet/STAR convention, to compare with later work).
 
 The normalised mean error of image :math:`i` with :math:`N` landmarks is
 

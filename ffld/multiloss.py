@@ -1,11 +1,11 @@
 """The multi-loss scheme, measured (Sect. 4, Table 5): small live training runs, and how hard each loss pulls on
 small and large errors.
 
-Sect. 4 assigns "loss functions sensitive to big errors" to the coarse stages and "loss functions more sensitive to
-small errors" to the fine ones. What a loss does to an error is its gradient: :func:`gradient_profile` moves the
-prediction of every landmark ``d`` image pixels across its boundary (the direction that matters, Sect. 4.3) and
-returns the mean magnitude of each loss's gradient with respect to that prediction, as a function of ``d``, on the
-feature maps of a trained model.
+The paper assigns "loss functions sensitive to big errors" to the coarse stages and "loss functions more sensitive to
+small errors" to the fine ones (Sect. 1's contributions; Sect. 4). What a loss does to an error is its gradient:
+:func:`gradient_profile` moves the prediction of every landmark ``d`` image pixels across its boundary (the
+direction that matters, Sect. 4.3) and returns the mean magnitude of each loss's gradient with respect to that
+prediction, as a function of ``d``, on the feature maps of a trained model.
 
 The paper's Table 5 is :data:`ffld.paper.TABLE5_LOSSES`; its CPU-scale counterpart is a table of
 ``ffld experiment synthface-cpu`` (:func:`ffld.experiments.markdown_table`).
@@ -82,6 +82,12 @@ def profile_losses(features: torch.Tensor, stride: int) -> dict[str, Callable[[t
     and Align Loss on ``features`` (a level of stride ``stride``), with and without its Gaussian filter (Sect. 4.3).
 
     IOD-normalised L2 (Eq. 1) is L2 divided by a constant per face: its profile is L2's.
+
+    Args:
+        features: (B, C, H, W) one level's feature maps; stride: that level's stride in image pixels.
+
+    Returns:
+        name -> loss(pred, target), both (B, N, 2) in image pixels, returning a scalar tensor.
     """
     features = features.detach().float()
     return {

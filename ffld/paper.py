@@ -58,8 +58,9 @@ TABLE5_LOSSES: dict[str, float] = {
 }
 """Table 5: 300W full-set NME (%) of ResNet18 with the refinement stages' losses (S0 always IOD-normalised L2).
 
-The table lists one more 3-stage assignment, at 3.72%, whose loss label is illegible in the copy of the paper this
-library was written from; it is left out. 3.66% (bold) is L2/L1/AL, the full model, equal to Table 6's last row."""
+The copy of the paper this library was written from has six loss labels for eight NMEs: the first six are read in
+order, and the last two 3-stage entries, 3.72% and 3.66% (bold), are unlabelled. 3.66% is taken to be L2/L1/AL, the
+full model, as it equals Table 6's last row and Table 1's ResNet18-FFLD; 3.72% is left out."""
 
 TABLE6_GRADIENTS: dict[tuple[bool, bool], float] = {
     (False, False): 3.78,

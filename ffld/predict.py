@@ -89,7 +89,7 @@ def predict_landmarks(
 
 
 def draw_landmarks(image: np.ndarray, faces: np.ndarray) -> np.ndarray:
-    """A copy of an RGB image with every face's landmarks drawn as small green dots."""
+    """A copy of an H×W×3 RGB image with every face's landmarks, (F, N, 2) ``faces``, drawn as small green dots."""
     canvas = image.copy()
     radius = max(1, round(min(image.shape[:2]) / 300))
     for landmarks in faces:
@@ -99,7 +99,12 @@ def draw_landmarks(image: np.ndarray, faces: np.ndarray) -> np.ndarray:
 
 
 def save_prediction(image: np.ndarray, faces: np.ndarray, source: str | os.PathLike, output: str | os.PathLike) -> Path:
-    """Write ``<output>/<name>_landmarks.png`` and one ``.pts`` file per face; returns the image's path."""
+    """Write ``<output>/<name>_landmarks.png`` and one ``.pts`` file per face; returns the drawing's path.
+
+    Args:
+        image: H×W×3 uint8 RGB; faces: (F, N, 2) landmarks in its pixels; source: the image's file (names the
+            outputs); output: the folder.
+    """
     from ffld.data.pts import write_pts
 
     folder, stem = Path(output), Path(source).stem

@@ -108,11 +108,12 @@ def availability(pattern: str, root: Path = ROOT) -> str:
     return "\n".join(result.describe() for result in results)
 
 
-def evaluation_lines(result: Result) -> list[str]:
-    """One line per subset and stage of an ``ffld evaluate`` results file (NME, AUC and FR in %)."""
-    threshold = result.data["threshold"]
+def evaluation_lines(results: dict[str, Any]) -> list[str]:
+    """One line per subset and stage of ``ffld evaluate``'s results (a ``results.json``'s content or
+    :func:`ffld.evaluate.evaluate_checkpoint`'s return): NME, AUC and FR in %."""
+    threshold = results["threshold"]
     lines = []
-    for subset, rows in result.data["subsets"].items():
+    for subset, rows in results["subsets"].items():
         for row in rows:
             lines.append(
                 f"{subset:>10} S{row['stage']}: NME {row['nme']:.2f}%, AUC@{threshold:g} {row['auc']:.2f}%, "

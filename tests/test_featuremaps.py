@@ -18,7 +18,6 @@ from ffld.featuremaps import (
     response_figure,
     sample_at,
     synthface_boundary_faces,
-    top_channels,
 )
 from ffld.models import FFLD
 
@@ -66,7 +65,6 @@ def test_boundary_response_separates_boundary_ramp_and_silent_channels():
     assert response.boundary_fraction(1.5) == pytest.approx(1 / 3)
     assert response.contrast[2] == 0
     torch.testing.assert_close(response.contrast[0], response.across[0] / 2 / features[0, 0].std())
-    assert top_channels(response, 2) == [0, 2]
     row = response.row()
     assert row["maps"] == "20×20×3" and row["level"] == 1
     # The visible mask drops landmarks; the rotated frame swaps the roles of the two channels.

@@ -34,7 +34,7 @@ def test_results_are_read_with_their_provenance(tmp_path):
     assert line.startswith("data/results/gpu/a/results.json: `") and result.provenance["date"] in line
     assert [found.path for found in find_results("data/results/gpu/*/results.json", tmp_path)] == [result.path]
     assert availability("data/results/gpu/*/results.json", tmp_path) == line
-    assert evaluation_lines(result) == ["      full S0: NME 5.00%, AUC@0.08 40.00%, FR@0.08 3.00%"]
+    assert evaluation_lines(result.data) == ["      full S0: NME 5.00%, AUC@0.08 40.00%, FR@0.08 3.00%"]
 
 
 def test_a_file_without_provenance_says_so(tmp_path):

@@ -77,7 +77,7 @@ def balance_indices(coefficients: np.ndarray, num_bins: int = 9) -> np.ndarray:
 
 
 def pose_balanced_indices(shapes: np.ndarray, num_bins: int = 9, component: int = 0) -> np.ndarray:
-    """PDB in one call: :func:`pose_coefficients` then :func:`balance_indices`.
+    """PDB in one call: :func:`pose_coefficients` of the (M, N, 2) ``shapes``, then :func:`balance_indices`.
 
     Use the result with ``torch.utils.data.Subset(dataset, indices)`` (shapes in the dataset's order).
     """

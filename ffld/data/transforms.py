@@ -1,5 +1,6 @@
-"""Landmark-consistent augmentation (paper Sect. 6.6): ±20 % scale, ±10 % horizontal/vertical translation,
-±20° rotation, and a horizontal flip that also renumbers the landmarks with the layout's flip permutation.
+"""Landmark-consistent augmentation: Sect. 6.6's ±20 % scale, ±10 % horizontal/vertical translation and "±20% in
+rotation" (read as ±20°), and a horizontal flip, ffld's addition (``flip=0`` gives the paper's recipe), that also
+renumbers the landmarks with the layout's flip permutation.
 
 The random parameters of a sample define ONE affine map ``M`` (3×3, source pixel → output pixel, 0-based pixel
 centres), built once by :func:`affine_matrices`::

@@ -9,7 +9,7 @@ Frames are decoded with OpenCV, sequentially where possible and by seeking other
 an inter-coded XVID AVI lands on the frame sequential decoding gives). The three test categories and the 50
 training videos are the lists used by the 300VW evaluation in OpenFace (``CollectTestData.m``) and SAN
 (``generate_300VW.py``): category 1 has 31 videos, category 2 has 19, category 3 has 14 (the paper's Sect. 6.1:
-114 videos, 64 for testing).
+"114 videos in total including 64 videos for validation", the 64 being these three test categories).
 """
 
 from __future__ import annotations

@@ -37,6 +37,7 @@ class ResNetBackbone(nn.Module):
         width: channel multiplier; 0.25 in the paper (stem 16 channels instead of 64).
 
     Attributes:
+        architecture, width: the arguments.
         level_channels: channels of levels 1, 2, 3 (see the module docstring).
         out_channels: channels of the globally pooled output.
     """
@@ -49,6 +50,7 @@ class ResNetBackbone(nn.Module):
         if width <= 0 or min(planes) < 1:
             raise ValueError(f"width must give at least one channel per layer, got {width}")
         block, depths = ARCHITECTURES[architecture]
+        self.architecture, self.width = architecture, width
         self.conv1 = nn.Conv2d(3, planes[0], kernel_size=7, stride=2, padding=3, bias=False)
         self.bn1 = nn.BatchNorm2d(planes[0])
         self.relu = nn.ReLU(inplace=True)

@@ -116,6 +116,11 @@ class FFLD(nn.Module):
         self.head.bias.copy_(normalised.reshape(-1))
 
     def forward(self, images: torch.Tensor) -> FFLDOutput:
+        """Run the baseline, then each refinement stage on its crops (Sect. 3, Fig. 3).
+
+        Args:
+            images: (B, 3, H, W) RGB in [0, 1] (the ImageNet normalisation is applied here).
+        """
         pooled, levels = self.backbone((images - self.mean) / self.std)
         with torch.autocast(images.device.type, enabled=False):  # coordinates stay in float32 under autocast
             # The head predicts u in [-1, 1] across the image: x = (u + 1) W / 2 - 1/2 (pixel-centre convention).

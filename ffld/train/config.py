@@ -1,9 +1,10 @@
 """Training configuration: the paper's recipe (Sect. 4, 6.6) as a readable YAML file.
 
-A config file has the sections below; every key is optional and defaults to the paper's choice where the paper
-makes one. Unknown sections or keys, and values of the wrong type (a string where a number or ``true``/``false`` is
-due), are refused with the file and key named; number-like strings (``"5e-4"``) are read as numbers. The built-in
-configs live in ``ffld/configs/`` and can be named without their path or extension (``ffld train synthface-cpu``).
+A config file has the sections below; every key is optional and defaults to the paper's choice where the paper makes
+one (except ``augment.flip``: ffld flips half the faces, the paper does not flip). Unknown sections or keys, and
+values of the wrong type (a string where a number or ``true``/``false`` is due), are refused with the file and key
+named; number-like strings (``"5e-4"``) are read as numbers. The built-in configs live in ``ffld/configs/`` and can
+be named without their path or extension (``ffld train synthface-cpu``).
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ import yaml
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 STAGE_LOSSES = ("iod_l2", "l2", "l1", "align", "wing")
+PAPER_LOSSES = ("iod_l2", "l2", "l1", "align")
+"""The paper's assignment for S0..S3 (Sect. 4, 6.6): IOD-normalised L2, then L2, L1 and Align Loss."""
 
 
 class ConfigError(ValueError):
@@ -34,7 +37,7 @@ class DataConfig:
     Attributes:
         dataset: "synthface", "300w", "aflw", "cofw", "wflw" or "300vw" (see :mod:`ffld.data.registry`).
         root: the dataset's folder (SynthFace: the cache folder; generated there when missing).
-        train: training split; test: splits evaluated after each epoch.
+        train: training split; test: splits evaluated every ``runtime.eval_every`` epochs and after the last.
         input_size: side of the square model input (224 in the paper).
         enlarge: the face crop is this factor times the larger side of the face box.
         box: "landmarks" (ground-truth landmark box) or "dataset" (the dataset's face box) for the crop.
@@ -149,7 +152,7 @@ class TrainConfig:
 
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
-    losses: list[str] = field(default_factory=lambda: ["iod_l2", "l2", "l1", "align"])
+    losses: list[str] = field(default_factory=lambda: list(PAPER_LOSSES))
     loss_weights: list[float] | None = None
     align: AlignConfig = field(default_factory=AlignConfig)
     optimizer: OptimConfig = field(default_factory=OptimConfig)

@@ -1,6 +1,7 @@
 """Generating SynthFace: one image at a time from (seed, split, index), a whole benchmark on disk, and its cache.
 
-Layout (the 300W layout, so ffld's 300W reader loads it)::
+Layout (each split folder is laid out as a 300W subset: images beside their ``.pts`` files, which
+:func:`ffld.data.w300.annotated_images` and :func:`ffld.data.pts.read_pts` read)::
 
     root/config.json                 the SynthFaceConfig, its hash and the split sizes
     root/<split>/<id>.png or .jpg    the image (JPEG when the split's JPEG degradation was drawn)
