@@ -42,7 +42,7 @@ def test_compiled_forward_matches_eager():
     compiled = _inference_callable(model, images, "compile", bf16=False)()
     assert all((a - b).abs().max() > 0.01 for a, b in zip(eager.stages, eager.stages[1:], strict=False))
     for expected, actual in zip(eager.stages, compiled.stages, strict=True):
-        torch.testing.assert_close(actual, expected, rtol=0, atol=1e-3)
+        torch.testing.assert_close(actual, expected, rtol=0, atol=1e-4)  # pixels; ~1e-5 seen
     with pytest.raises(ValueError, match="CUDA graphs need a CUDA device"):
         _inference_callable(model, images, "cudagraph", bf16=False)
     with pytest.raises(ValueError, match="unknown mode 'jit'"):

@@ -9,7 +9,15 @@ import torch
 from safetensors.torch import save_file
 from torch import nn
 
-from ffld.checkpoint import CheckpointError, load_model, load_state, read_metadata, save_model, save_state
+from ffld.checkpoint import (
+    CheckpointError,
+    load_model,
+    load_state,
+    load_weights_from,
+    read_metadata,
+    save_model,
+    save_state,
+)
 from ffld.models import FFLD
 
 METADATA = {"model": {"num_landmarks": 5, "stages": 2}, "input_size": 64, "enlarge": 1.25, "box": "landmarks"}
@@ -122,3 +130,19 @@ def test_foreign_checkpoints_are_refused_by_name_and_reason(tmp_path):
     with pytest.raises(CheckpointError, match=re.escape("no_metadata.pt: not an ffld training checkpoint")):
         read_metadata(tmp_path / "no_metadata.pt")
     assert read_metadata(tmp_path / "no_weights.pt") == METADATA  # the weights are only needed to rebuild a model
+
+
+def test_load_weights_from_a_baseline_names_the_new_parts_and_refuses_foreign_weights():
+    """Sect. 6.6: the 3-stage model starts from its trained baseline; only its refinement stages are new."""
+    torch.manual_seed(0)
+    baseline = FFLD(5, stages=0)
+    refined = FFLD(5, stages=3)
+    new_parts = load_weights_from(refined, baseline.state_dict(), "base.safetensors")
+    assert new_parts == ["refinements.0", "refinements.1", "refinements.2"]
+    for name, tensor in baseline.state_dict().items():
+        assert torch.equal(refined.state_dict()[name], tensor), name
+    assert load_weights_from(FFLD(5, stages=3), refined.state_dict(), "full.pt") == []
+    with pytest.raises(ValueError, match=r"^big\.pt: weights that this model does not have: refinements\.2\."):
+        load_weights_from(FFLD(5, stages=2), refined.state_dict(), "big.pt")
+    with pytest.raises(ValueError, match=r"^wide\.pt: weights whose shapes do not fit this model: head\.weight"):
+        load_weights_from(FFLD(5, stages=0), FFLD(7, stages=0).state_dict(), "wide.pt")

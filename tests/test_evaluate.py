@@ -81,3 +81,27 @@ def test_per_image_rows_are_told_apart_by_index(cofw: tuple[Path, Path, np.ndarr
     for stage in range(2):
         np.testing.assert_allclose([float(row[f"nme_S{stage}"]) for row in rows], nme[stage], rtol=1e-12)
         assert results["subsets"]["test"][stage]["nme"] == pytest.approx(100 * nme[stage].mean(), rel=1e-12)
+
+
+def test_predictions_are_mapped_back_to_the_image_and_scored_by_hand(cofw: tuple[Path, Path, np.ndarray]) -> None:
+    """A model whose output is a fixed shape P (crop pixels) predicts, for each face, P mapped back through the
+    inverse of the crop of COFW's face box; the NME is then the mean landmark error over the pupils' distance
+    (points 16 and 17), computed here from the reader's annotation alone."""
+    from ffld.data import COFW
+    from ffld.data.facecrop import apply_affine, crop_matrix, invert_affine
+
+    root, _, _ = cofw
+    shape = np.random.default_rng(5).uniform(10, 54, size=(29, 2))
+    torch.manual_seed(0)
+    model = FFLD(**METADATA["model"]).eval()
+    model.init_mean_shape(torch.from_numpy(shape).float(), (64, 64))
+    faces = prepare_faces(open_split("cofw", str(root), "test", convert=True), 64, 1.25, "dataset")
+    evaluation = evaluate_faces(model, faces, dataset_info("cofw"))
+    for index, item in enumerate(COFW(root, "test", convert=True)):
+        expected = apply_affine(invert_affine(crop_matrix(item["box"], 64, 1.25)), shape)
+        for stage in range(2):  # S1 = S0: the new CropNet's last layer starts at zero
+            np.testing.assert_allclose(evaluation.stages[stage][index], expected, atol=1e-4)
+        truth = item["landmarks"].astype(np.float64)
+        pupils = np.linalg.norm(truth[16] - truth[17])
+        nme = np.linalg.norm(expected - truth, axis=1).mean() / pupils
+        assert evaluation.nme[0, index] == pytest.approx(nme, rel=1e-5)

@@ -93,6 +93,18 @@ def test_align_loss_gradient_moves_the_prediction_towards_the_truth():
     assert pred.grad[0, 0, 1].item() == pytest.approx(0.0, abs=1e-12)
 
 
+@pytest.mark.parametrize("sigma", [1.0, None])
+def test_align_loss_gradients_match_finite_differences(sigma):
+    """Eq. 2's gradients to the features and to the prediction (through the bilinear crop, Sect. 5)."""
+    generator = torch.Generator().manual_seed(4)
+    features = torch.rand(2, 3, 16, 16, dtype=torch.float64, generator=generator).requires_grad_()
+    target = torch.rand(2, 4, 2, dtype=torch.float64, generator=generator) * 8 + 4
+    pred = (target + torch.rand(2, 4, 2, dtype=torch.float64, generator=generator) * 2 - 1).requires_grad_()
+    assert torch.autograd.gradcheck(
+        lambda f, p: align_loss(f, p, target, size=4, sigma=sigma), (features, pred), eps=1e-6, atol=1e-6
+    )
+
+
 def test_shape_mismatch_is_refused():
     with pytest.raises(ValueError, match="pred and target"):
         l2_loss(torch.zeros(1, 3, 2), torch.zeros(1, 2, 2))

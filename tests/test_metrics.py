@@ -16,6 +16,11 @@ def test_nme_by_hand():
     np.testing.assert_allclose(landmark_errors(pred, gt, norm), [[0.5, 0.0], [0.5, 1.0]], rtol=0, atol=1e-15)
     visible = np.array([[True, False], [True, True]])
     np.testing.assert_allclose(nme(pred, gt, norm, visible), [0.5, 0.75], rtol=0, atol=1e-15)
+    message = r"visible must be \(2, 2\) \(M, N\) with at least one visible landmark per image"
+    with pytest.raises(ValueError, match=message):  # an image with none would score 0 / 0
+        nme(pred, gt, norm, np.array([[False, False], [True, True]]))
+    with pytest.raises(ValueError, match=message):
+        nme(pred, gt, norm, np.ones((2, 3), dtype=bool))
 
 
 def test_nme_refuses_bad_normalisers_and_shapes():
@@ -45,13 +50,14 @@ def test_auc_fr_matches_the_pipnet_formula(threshold):
 
 def test_auc_fr_by_hand():
     # Half the images at NME 0.02, half at 0.06: the CED is 0 to 0.02, 1/2 to 0.06, then 1, so the area up to 0.08
-    # is 0.5 · 0.04 + 0.02 = 0.04 and the AUC 0.5 (up to the step's discretisation, stated as 2 steps / thr).
+    # is 0.5 · 0.04 + 0.02 = 0.04 and the AUC 0.5, up to the discretisation: Simpson's rule on a grid of step 1e-4
+    # misplaces each jump of the CED by at most one step, so the area errs by at most 1e-4 (AUC: 1e-4 / 0.08).
     auc, failure = auc_fr(np.array([0.02, 0.06]), 0.08)
-    assert auc == pytest.approx(0.5, abs=2e-4 / 0.08)
+    assert auc == pytest.approx(0.5, abs=1e-4 / 0.08)
     assert failure == 0.0
     auc, failure = auc_fr(np.array([0.05, 0.09, 0.2]), 0.08)
     assert failure == pytest.approx(2 / 3, abs=1e-15)
-    assert auc == pytest.approx((1 / 3) * 0.03 / 0.08, abs=2e-4 / 0.08)
+    assert auc == pytest.approx((1 / 3) * 0.03 / 0.08, abs=1e-4 / 0.08)
     assert auc_fr(np.zeros(4), 0.08) == (pytest.approx(1.0, abs=1e-12), 0.0)
 
 

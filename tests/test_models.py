@@ -94,7 +94,7 @@ def test_init_mean_shape_puts_s0_on_it():
     shape = torch.tensor([[10.0, 20.0], [50.5, 21.0], [30.0, 40.0], [0.0, 63.0]])
     model.init_mean_shape(shape, (64, 80))
     out = model(torch.rand(2, 3, 80, 64))
-    torch.testing.assert_close(out.stages[0], shape.expand(2, -1, -1), rtol=0, atol=1e-4)
+    torch.testing.assert_close(out.stages[0], shape.expand(2, -1, -1), rtol=0, atol=1e-6)
 
 
 def test_coordinates_stay_float32_under_autocast():

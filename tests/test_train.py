@@ -264,7 +264,7 @@ def test_cli_round_trip_train_evaluate_predict_export(tmp_path):
         expected = torch.stack(model(images).stages).numpy()
     session = onnxruntime.InferenceSession(str(tmp_path / "model.onnx"))
     actual = session.run(None, {"images": images.numpy()})[0]
-    np.testing.assert_allclose(actual, expected, rtol=0, atol=1e-3)  # pixels; float32 kernels differ
+    np.testing.assert_allclose(actual, expected, rtol=0, atol=1e-4)  # pixels; float32 kernels differ (~3e-5)
 
 
 def test_cli_errors_are_one_line(tmp_path):
