@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from ffld.analysis import (
+    ced_points,
     concatenate,
     delta_statistics,
     errors_by_visibility,
@@ -116,3 +117,9 @@ def test_figures_are_labelled():
     hidden[0, :5] = True
     plt.close(faces_figure(images, full.truth[:2], {"p": full.stages[-1][:2]}, ["a", "b"], windows, hidden))
     plt.close(schedule_figure({"s": np.array([1e-3, 1e-3, 3e-4])}, "t"))
+
+
+def test_ced_points_by_hand():
+    thresholds, fractions = ced_points(np.array([0.01, 0.02, 0.02, 0.05]), 0.0, 0.04, count=5)
+    np.testing.assert_allclose(thresholds, [0.0, 0.01, 0.02, 0.03, 0.04], rtol=0, atol=1e-15)
+    np.testing.assert_allclose(fractions, [0.0, 0.25, 0.75, 0.75, 0.75], rtol=0, atol=1e-15)  # NME <= threshold

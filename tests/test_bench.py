@@ -1,13 +1,22 @@
 """ffld bench runs and reports consistent figures (speed itself is measured, never asserted)."""
 
 import json
+import time
 from collections.abc import Callable
 
 import pytest
 import torch
 from torch import nn
 
-from ffld.bench import _inference_callable, dlib_latency, memory_format, run_benchmarks, run_settings, training_speed
+from ffld.bench import (
+    _inference_callable,
+    dlib_latency,
+    median_seconds,
+    memory_format,
+    run_benchmarks,
+    run_settings,
+    training_speed,
+)
 from ffld.cli import main
 from ffld.footprint import optimizer_state_bytes
 from ffld.models import FFLD
@@ -128,3 +137,11 @@ def test_dlib_shape_predictor_is_timed():
     pytest.importorskip("dlib", reason="dlib-bin is not installed")
     result = dlib_latency(repeats=5, warmup=1)
     assert result["latency_ms"] > 0 and result["model"].startswith("dlib")
+
+
+def test_median_seconds_warms_up_then_takes_the_median_of_the_timed_runs(monkeypatch):
+    clock = iter([0.0, 3.0, 10.0, 11.0, 20.0, 22.0])  # timed runs of 3, 1 and 2 s
+    monkeypatch.setattr(time, "perf_counter", lambda: next(clock))
+    calls = []
+    assert median_seconds(lambda: calls.append(1), torch.device("cpu"), warmup=2, repeats=3) == 2.0
+    assert len(calls) == 5

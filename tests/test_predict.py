@@ -12,7 +12,7 @@ from ffld.data.facecrop import apply_affine, crop_matrix, invert_affine
 from ffld.data.pts import read_pts
 from ffld.data.synthetic import SynthFaceConfig, render_sample
 from ffld.models import FFLD
-from ffld.predict import detect_faces, predict_landmarks, save_prediction
+from ffld.predict import detect_faces, draw_landmarks, predict_landmarks, save_prediction
 
 
 def box_iou(a: np.ndarray, b: np.ndarray) -> float:
@@ -78,3 +78,13 @@ def test_two_pass_prediction_maps_crops_back_to_the_image(detected_face, tmp_pat
     drawn = save_prediction(sample.image, second, "face.png", tmp_path)
     assert drawn.exists()
     np.testing.assert_allclose(read_pts(tmp_path / "face_face0.pts"), second[0], atol=1e-5)
+
+
+def test_draw_landmarks_marks_each_point_green_on_a_copy():
+    image = np.zeros((300, 600, 3), np.uint8)
+    faces = np.array([[[10.2, 20.4], [500.0, 250.0]], [[300.0, 100.0], [0.0, 0.0]]])
+    drawn = draw_landmarks(image, faces)
+    assert not image.any()  # the input is left as it was
+    for x, y in faces.reshape(-1, 2):
+        assert tuple(drawn[round(y), round(x)]) == (0, 255, 0)
+    assert drawn[150, 150].tolist() == [0, 0, 0] and drawn[..., [0, 2]].max() == 0  # only green, only near points

@@ -27,3 +27,22 @@ def test_the_command_of_a_module_run_names_the_module(tmp_path):
         cwd=tmp_path, capture_output=True, text=True, check=True,
     ).stdout  # fmt: skip
     assert output.strip() == str(["python", "-m", "somepackage", "bench", "--count", "3"])
+
+
+def test_git_commit_marks_changed_tracked_files_and_knows_no_checkout(tmp_path, monkeypatch):
+    import ffld.provenance
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=tmp_path, capture_output=True, text=True, check=True).stdout.strip()
+
+    monkeypatch.setattr(ffld.provenance, "REPOSITORY", tmp_path)
+    assert ffld.provenance.git_commit() == "unknown"  # not a checkout
+    git("init", "-q")
+    (tmp_path / "tracked.txt").write_text("one\n")
+    git("add", "tracked.txt")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "first")
+    head = git("rev-parse", "HEAD")
+    (tmp_path / "untracked.txt").write_text("new\n")  # untracked files do not change what was run
+    assert ffld.provenance.git_commit() == head
+    (tmp_path / "tracked.txt").write_text("two\n")
+    assert ffld.provenance.git_commit() == f"{head}+dirty"
