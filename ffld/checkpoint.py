@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save
 
+from ffld.files import write_atomically
 from ffld.models import FFLD
 
 
@@ -25,31 +25,9 @@ class CheckpointError(ValueError):
     """A checkpoint that cannot be read; the message names the file."""
 
 
-def _temporary(path: Path) -> Path:
-    return path.with_name(f".{path.name}.tmp-{os.getpid()}")
-
-
-def _write_atomically(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> None:
-    """Call ``write`` on a temporary file beside ``path``, flush it to disk, then rename it over ``path``.
-
-    The file gets the permissions of any new file (the umask's), and no temporary file is left behind on failure.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = _temporary(path)
-    try:
-        with open(temporary, "wb") as handle:
-            write(handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
-
-
 def save_state(path: str | os.PathLike, state: dict[str, Any]) -> None:
     """Write a training state atomically (``torch.save``)."""
-    _write_atomically(path, lambda handle: torch.save(state, handle))
+    write_atomically(path, lambda handle: torch.save(state, handle))
 
 
 def _load_failure(error: Exception) -> str:
@@ -113,7 +91,7 @@ def save_model(path: str | os.PathLike, model: FFLD, metadata: dict[str, Any]) -
         raise ValueError("metadata must hold the model's arguments under 'model', including 'num_landmarks'")
     tensors = {name: tensor.detach().cpu().contiguous() for name, tensor in model.state_dict().items()}
     data = save(tensors, metadata={"ffld": json.dumps(metadata)})  # bytes: save_file would make the file 0600
-    _write_atomically(path, lambda handle: handle.write(data))
+    write_atomically(path, lambda handle: handle.write(data))
 
 
 def read_metadata(path: str | os.PathLike) -> dict[str, Any]:

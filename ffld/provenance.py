@@ -16,6 +16,7 @@ import torch
 import torchvision
 
 import ffld
+from ffld.files import write_atomically
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 
@@ -85,15 +86,8 @@ def provenance(device: torch.device | str | None = None, command: list[str] | No
 
 def write_json(path: str | os.PathLike, results: dict[str, Any], device: torch.device | str | None = None) -> Path:
     """Write ``results`` with a ``provenance`` entry as JSON (atomically); returns the path."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        temporary.write_text(json.dumps({"provenance": provenance(device), **results}, indent=2) + "\n")
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
-    return path
+    text = json.dumps({"provenance": provenance(device), **results}, indent=2) + "\n"
+    return write_atomically(path, lambda handle: handle.write(text.encode("utf-8")))
 
 
 __all__ = ["current_command", "device_description", "git_commit", "provenance", "write_json"]

@@ -17,7 +17,7 @@ import torch.utils.data
 from tqdm import tqdm  # the console bar: it switches itself off where output is no terminal (notebooks, logs)
 
 from ffld.data.base import landmark_box
-from ffld.data.facecrop import crop_face
+from ffld.data.facecrop import apply_affine, crop_face
 
 EXTRA_KEYS = ("occluded", "visible", "clean_landmarks", "pose", "attributes")
 """Per-face entries kept when a dataset provides them (in original-image coordinates where they are points)."""
@@ -102,7 +102,7 @@ class _Cropped(torch.utils.data.Dataset):
         crop, matrix = crop_face(item["image"], crop_box, self.size, self.enlarge)
         out = {
             "image": torch.from_numpy(np.ascontiguousarray(crop.transpose(2, 0, 1))),
-            "landmarks": torch.from_numpy((landmarks @ matrix[:, :2].T + matrix[:, 2]).astype(np.float32)),
+            "landmarks": torch.from_numpy(apply_affine(matrix, landmarks).astype(np.float32)),
             "matrix": torch.from_numpy(matrix),
             "original": torch.from_numpy(landmarks.astype(np.float32)),
             "box": torch.from_numpy(dataset_box.astype(np.float32)),

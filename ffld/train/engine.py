@@ -17,8 +17,8 @@ short.
 from __future__ import annotations
 
 import csv
+import io
 import math
-import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -36,6 +36,7 @@ from ffld.data.registry import dataset_info, open_split
 from ffld.data.specs import inter_ocular
 from ffld.data.transforms import AffineParams, LandmarkAugment
 from ffld.evaluate import evaluate_faces
+from ffld.files import write_atomically
 from ffld.models import FFLD
 from ffld.provenance import provenance
 from ffld.train import distributed
@@ -351,13 +352,11 @@ class Trainer:
         if not self.history:
             return
         columns = list(dict.fromkeys(key for row in self.history for key in row))  # test columns: evaluated epochs
-        path = self.output / "metrics.csv"
-        temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-        with open(temporary, "w", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=columns, restval="")
-            writer.writeheader()
-            writer.writerows(self.history)
-        os.replace(temporary, path)
+        table = io.StringIO(newline="")
+        writer = csv.DictWriter(table, fieldnames=columns, restval="")
+        writer.writeheader()
+        writer.writerows(self.history)
+        write_atomically(self.output / "metrics.csv", lambda handle: handle.write(table.getvalue().encode("utf-8")))
 
     def _end_of_epoch(self, seconds: float) -> dict[str, Any]:
         names = ["total"] + [f"S{k}_{name}" for k, name in enumerate(self.config.losses)]

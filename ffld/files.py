@@ -1,0 +1,32 @@
+"""Files written atomically: into a temporary file beside the target, flushed to disk, then renamed over it, so
+that a kill leaves the old file or the new one, never part of one."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import BinaryIO
+
+
+def write_atomically(path: str | os.PathLike, write: Callable[[BinaryIO], object]) -> Path:
+    """Call ``write`` on a temporary file beside ``path`` (its folder is created), then rename it over ``path``.
+
+    The file gets the permissions of any new file (the umask's), and no temporary file is left behind on failure.
+    Returns ``path``.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        with open(temporary, "wb") as handle:
+            write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+    return path
+
+
+__all__ = ["write_atomically"]
