@@ -66,6 +66,18 @@ def test_unknown_subset_and_missing_folder(tree: tuple[Path, dict]) -> None:
         W300(root, "challenge")
 
 
+def test_pts_saved_by_windows_editors_read_the_same(tree: tuple[Path, dict]) -> None:
+    """A .pts re-saved with a UTF-8 byte-order mark, CRLF line ends, tabs and blank lines gives the same points."""
+    root, written = tree
+    pts = root / "ibug" / "ibug_0_1.pts"
+    points = written[str(pts.with_suffix(".jpg"))][1]
+    rows = "\r\n".join(f"{x:.3f}\t{y:.3f}" for x, y in points)
+    pts.write_bytes(f"\ufeffversion: 1\r\nn_points: 68\r\n\r\n{{\r\n{rows}\r\n}}\r\n\r\n".encode())
+    item = W300(root, "challenge")[0]
+    assert item["path"] == str(pts.with_suffix(".jpg"))
+    np.testing.assert_allclose(item["landmarks"], points - 1.0, atol=1e-3)  # written with 3 decimals
+
+
 def test_bad_faces_raise_or_are_reported(tree: tuple[Path, dict]) -> None:
     root, _ = tree
     folder = root / "helen" / "testset"

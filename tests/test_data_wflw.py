@@ -41,6 +41,15 @@ def test_all_faces(tmp_path: Path) -> None:
         np.testing.assert_array_equal(item["attributes"], flags.astype(bool))
 
 
+def test_an_annotation_file_with_a_byte_order_mark_and_crlf_reads_the_same(tmp_path: Path) -> None:
+    faces = make_wflw(tmp_path)
+    path = tmp_path / "WFLW_annotations" / "list_98pt_rect_attr_train_test" / "list_98pt_rect_attr_test.txt"
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes().replace(b"\n", b"\r\n"))
+    dataset = WFLW(tmp_path, "test")
+    assert [r.path for r in dataset.records] == [str(tmp_path / "WFLW_images" / name) for _, _, name in faces]
+    np.testing.assert_allclose(dataset[0]["landmarks"], faces[0][0], atol=1e-5)
+
+
 @pytest.mark.parametrize("subset", ATTRIBUTES)
 def test_attribute_subsets(tmp_path: Path, subset: str) -> None:
     faces = make_wflw(tmp_path)

@@ -11,7 +11,8 @@ A file reads::
     }
 
 with 1-based pixel coordinates (the centre of the top-left pixel is ``(1, 1)``). ffld works with 0-based
-coordinates, so :func:`read_pts` subtracts 1 and :func:`write_pts` adds it back.
+coordinates, so :func:`read_pts` subtracts 1 and :func:`write_pts` adds it back. :func:`read_pts` accepts the
+variants that editors produce (Windows line ends, a UTF-8 byte-order mark, blank lines, tabs).
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ def read_pts(path: str | os.PathLike, num_points: int | None = None) -> np.ndarr
     """
     path = Path(path)
     try:
-        lines = [line.strip() for line in path.read_text(encoding="utf-8", errors="strict").splitlines()]
+        lines = [line.strip() for line in path.read_text(encoding="utf-8-sig", errors="strict").splitlines()]
     except (OSError, UnicodeDecodeError) as error:
         raise LandmarkFileError(f"{path}: cannot read .pts file ({error})") from error
     lines = [line for line in lines if line]

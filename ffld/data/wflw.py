@@ -85,7 +85,7 @@ class WFLW(LandmarkDataset):
         if not self.image_root.is_dir():
             raise DatasetError(f"{self.image_root}: WFLW image folder not found")
         try:
-            lines = self.annotation_path.read_text(encoding="utf-8").splitlines()
+            lines = self.annotation_path.read_text(encoding="utf-8-sig").splitlines()
         except (OSError, UnicodeDecodeError) as error:
             raise DatasetError(f"{self.annotation_path}: cannot read ({error})") from error
         records = (
