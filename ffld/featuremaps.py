@@ -254,9 +254,18 @@ def active_channels(maps: torch.Tensor, count: int) -> list[int]:
     return torch.argsort(maps.flatten(1).var(dim=1), descending=True, stable=True)[:count].tolist()
 
 
+def map_extent(size: int, height: int, width: int) -> tuple[float, float, float, float]:
+    """The ``imshow`` extent ``(left, right, bottom, top)`` in image pixels of an (height, width) feature map of a
+    size×size input, in ffld's convention (:mod:`ffld.geometry`): map pixel ``(n, m)`` of stride ``s = size / width``
+    is centred on image pixel ``(x, y) = (s·m, s·n)``, so it covers ``s·m ± s/2``."""
+    stride_x, stride_y = size / width, size / height
+    return (-stride_x / 2, size - stride_x / 2, size - stride_y / 2, -stride_y / 2)
+
+
 def _show_map(axes, values: np.ndarray, size: int, title: str, cmap: str = "viridis"):
-    """Draw a feature map stretched over the input image's extent (nearest: each map pixel stays visible)."""
-    shown = axes.imshow(values, cmap=cmap, extent=(-0.5, size - 0.5, size - 0.5, -0.5), interpolation="nearest")
+    """Draw a feature map over the input image's coordinates (:func:`map_extent`; nearest: each map pixel stays
+    visible)."""
+    shown = axes.imshow(values, cmap=cmap, extent=map_extent(size, *values.shape), interpolation="nearest")
     axes.set_title(title)
     axes.set_axis_off()
     return shown
@@ -320,7 +329,8 @@ def channel_figure(
     left.plot(*points.T, ".", color="red", markersize=2)
     left.set(title="input and landmarks", xlabel="x (image px)", ylabel="y (image px)")
     values = maps[channel].numpy()
-    shown = middle.imshow(values, cmap="viridis", extent=(-0.5, size - 0.5, size - 0.5, -0.5), interpolation="nearest")
+    extent = map_extent(size, *values.shape)
+    shown = middle.imshow(values, cmap="viridis", extent=extent, interpolation="nearest")
     middle.plot(*points.T, ".", color="red", markersize=1.5)
     height, width = values.shape
     middle.set(
@@ -329,7 +339,7 @@ def channel_figure(
     figure.colorbar(shown, ax=middle, fraction=0.046, pad=0.03, label="activation")
     gy, gx = np.gradient(values)
     magnitude = np.hypot(gx, gy)
-    shown = right.imshow(magnitude, cmap="magma", extent=(-0.5, size - 0.5, size - 0.5, -0.5), interpolation="nearest")
+    shown = right.imshow(magnitude, cmap="magma", extent=extent, interpolation="nearest")
     right.plot(*points.T, ".", color="cyan", markersize=1.5)
     right.set(title=f"|gradient|, across/along = {ratio:.2f}", xlabel="x (image px)", ylabel="y (image px)")
     figure.colorbar(shown, ax=right, fraction=0.046, pad=0.03, label="per map pixel")
@@ -360,6 +370,7 @@ __all__ = [
     "channel_figure",
     "feature_grid_figure",
     "feature_levels",
+    "map_extent",
     "normals_of",
     "response_figure",
     "sample_at",

@@ -56,7 +56,9 @@ def landscape_figure(
     """
     names = [name for name in LOSSES if name in landscapes]
     figure, axes = plt.subplots(1, len(names) + 1, figsize=(2.3 * (len(names) + 1), 2.6), layout="constrained")
-    low, high = offsets[0].item(), offsets[-1].item()
+    # Each landscape value belongs to one grid offset: its drawn cell is centred there, half a step either side.
+    half_step = (offsets[1] - offsets[0]).item() / 2
+    low, high = offsets[0].item() - half_step, offsets[-1].item() + half_step
     extent = (low, high, high, low)
     # (a): the region channel, in its own pixels, over the same window as the landscapes.
     truth_x, truth_y = contour.truth.tolist()

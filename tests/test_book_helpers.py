@@ -48,6 +48,11 @@ def test_figures_are_labelled():
     offsets = prediction_grid(radius=4.0, step=1.0)
     figure = landscape_figure(contour, {name: landscape(contour, name, offsets) for name in LOSSES}, offsets)
     assert [axes.get_title()[:3] for axes in figure.axes[:5]] == ["(a)", "(b)", "(c)", "(d)", "(e)"]
+    for axes in figure.axes[1:5]:  # the value at grid offset k is drawn in a cell centred on that offset
+        left, right, bottom, top = axes.images[0].get_extent()
+        centres = (np.arange(len(offsets)) + 0.5) / len(offsets)
+        np.testing.assert_allclose(left + (right - left) * centres, offsets.numpy(), atol=1e-12)
+        np.testing.assert_allclose(top + (bottom - top) * centres, offsets.numpy(), atol=1e-12)
     plt.close(figure)
 
     feature_map = torch.rand(1, 1, 10, 10, dtype=torch.float64)

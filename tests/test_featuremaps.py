@@ -14,6 +14,7 @@ from ffld.featuremaps import (
     channel_figure,
     feature_grid_figure,
     feature_levels,
+    map_extent,
     normals_of,
     response_figure,
     sample_at,
@@ -48,6 +49,21 @@ def test_sample_at_reads_pixel_centres_in_image_coordinates():
     assert values.shape == (2, 1, 3)
     torch.testing.assert_close(values[0, 0], features[0, :, 3, 2])
     torch.testing.assert_close(values[1, 0], features[1, :, 1, 0])
+
+
+@pytest.mark.parametrize("side", [32, 8, 2])
+def test_drawn_maps_centre_each_map_pixel_where_sample_at_reads_it(side):
+    """The figures draw a map over image coordinates: the centre of drawn pixel (n, m) must be the image point where
+    sample_at reads exactly map pixel (n, m) (drawn pixel-edge to image-edge, a stride-8 map was 3.5 px off)."""
+    size = 64
+    values = torch.rand(1, 1, side, side, generator=torch.Generator().manual_seed(side))
+    left, right, bottom, top = map_extent(size, side, side)
+    centres = torch.arange(side, dtype=torch.float64) + 0.5
+    xs, ys = left + centres * (right - left) / side, top + centres * (bottom - top) / side
+    rows, columns = torch.meshgrid(ys, xs, indexing="ij")
+    points = torch.stack([columns, rows], -1).reshape(1, -1, 2).float()
+    read = sample_at(values, points, stride=size // side)
+    torch.testing.assert_close(read[0, :, 0], values.flatten(), rtol=0, atol=1e-6)
 
 
 def test_boundary_response_separates_boundary_ramp_and_silent_channels():
