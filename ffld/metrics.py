@@ -104,7 +104,8 @@ def auc_fr(nmes: np.ndarray, threshold: float, step: float = 1e-4) -> tuple[floa
     ``xs = arange(0, threshold + step, step)``, ``ys`` the fraction of images with NME ≤ x, the failure rate is
     ``1 - ys[-1]`` and the AUC is Simpson's rule on ``(xs, ys)`` divided by ``threshold``
     (:func:`scipy.integrate.simpson`; PIPNet used the former ``simps``). As there, the floating-point ``arange``
-    can end one step beyond the threshold (at 0.05: 502 points, up to 0.0501).
+    can end one step beyond the threshold: at 0.05 and 0.07 (502 and 702 points, up to 0.0501 and 0.0701), not at
+    0.08 or 0.10.
 
     Args:
         nmes: (M,) per-image NMEs (fractions, not %).

@@ -59,6 +59,10 @@ def test_auc_fr_by_hand():
     assert failure == pytest.approx(2 / 3, abs=1e-15)
     assert auc == pytest.approx((1 / 3) * 0.03 / 0.08, abs=1e-4 / 0.08)
     assert auc_fr(np.zeros(4), 0.08) == (pytest.approx(1.0, abs=1e-12), 0.0)
+    # The PIPNet grid overshoots 0.05 and 0.07 by one step, so an NME in (threshold, threshold + 1e-4] is no failure
+    # there; 0.08 and 0.10 end exactly on the threshold.
+    for threshold, overshoots in ((0.05, True), (0.07, True), (0.08, False), (0.10, False)):
+        assert auc_fr(np.array([threshold + 5e-5]), threshold)[1] == (0.0 if overshoots else 1.0)
 
 
 def test_ced_counts_errors_at_or_below_each_threshold():
