@@ -358,3 +358,33 @@ def test_groups_cover_the_68_landmarks_once() -> None:
     assert members == list(range(68))
     assert all(boundary_rules(i) for i in range(68))
     assert Label.OCCLUDER == max(Label)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="known SynthFace defect, left for a session that can regenerate the data and retrain every committed "
+    "model and result: the skin outline ends in a flat edge at the chin (FaceBody.body_samples has no sample at the "
+    "chin tip), and landmark 8 lands on one of its corners",
+)
+def test_a_frontal_face_has_its_chin_on_the_midline_and_a_symmetric_jaw() -> None:
+    """At pose (0, 0, 0) the face is mirror-symmetric, so landmark 8 must lie on the midline (the middle of 0 and
+    16) and the mirrored, renumbered jaw must be the jaw itself. Tolerances: 1% of the inter-ocular distance, and
+    0.5 px of a 256 px image."""
+    from ffld.data.specs import IBUG68
+    from ffld.data.synthetic.appearance import sample_appearance
+    from ffld.data.synthetic.facemodel import sample_face
+    from ffld.data.synthetic.geometry import rotation_matrix
+    from ffld.data.synthetic.scene import build_scene
+
+    permutation = np.asarray(IBUG68.flip_permutation)
+    for seed in range(5):
+        rng = np.random.default_rng(seed)
+        face = sample_face(rng)
+        appearance = sample_appearance(rng, rotation_matrix(0.0, 0.0, 0.0)[:, 0])
+        scene = build_scene(rng, face, appearance, (0.0, 0.0, 0.0), 256, 100.0, np.zeros(2), occluded=False)
+        points = scene.landmarks
+        midline = (points[0, 0] + points[16, 0]) / 2
+        iod = np.linalg.norm(points[36] - points[45])
+        assert abs(points[8, 0] - midline) < 0.01 * iod, (seed, points[8, 0] - midline, iod)
+        mirrored = points[permutation] * [-1, 1] + [2 * midline, 0]
+        np.testing.assert_allclose(mirrored[:17], points[:17], atol=0.5)
