@@ -13,8 +13,8 @@ the "landmark marching" of 3-D face fitting (Zhu et al., 2016), and onto the ear
 Known defect (kept until the committed models and results are regenerated with the fix): the skin samples have no
 point at the chin tip, so the outline ends in a flat edge about 0.33 face units wide and landmark 8 lands on one of
 its corners. On near-frontal faces it sits about 12% of the inter-ocular distance off the midline, on a side set by
-the sign of a sub-degree yaw or roll, and 1-15 are spaced unevenly (``test_a_frontal_face_has_its_chin_on_the_
-midline_and_a_symmetric_jaw``, strict xfail, passes once ``(0, chin, 0)`` is among the samples).
+the sign of a sub-degree yaw or roll, and 1-15 are spaced unevenly. A strict-xfail test in
+``tests/test_synthetic.py`` reproduces it and passes once ``(0, chin, 0)`` is among the samples.
 
 Visibility. A surface point is hidden when its normal faces away from the camera; contours are clipped there.
 After rendering, a landmark is marked occluded when the label map shows an occluder within 1.5 px of it, and
