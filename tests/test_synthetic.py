@@ -335,6 +335,16 @@ def test_config_hash_is_stable() -> None:
     assert SynthFaceConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
 
 
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [({"seed": -1}, "seed must be >= 0"), ({"image_size": 32}, "image_size must be >= 64"),
+     ({"face_scale": (0.7, 0.5)}, "face_scale must be a range"), ({"noise_across": -1.0}, "must be >= 0")],
+)  # fmt: skip
+def test_bad_configs_are_refused_when_made(changes: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        SynthFaceConfig(**changes)
+
+
 def test_default_splits_mirror_300w() -> None:
     config = SynthFaceConfig()
     assert (config.train.size, config.common.size, config.challenge.size) == (3148, 554, 135)

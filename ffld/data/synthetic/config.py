@@ -108,6 +108,8 @@ class SynthFaceConfig:
         object.__setattr__(self, "face_scale", (float(self.face_scale[0]), float(self.face_scale[1])))
         object.__setattr__(self, "noise_along", float(self.noise_along))
         object.__setattr__(self, "noise_across", float(self.noise_across))
+        if self.seed < 0:
+            raise ValueError(f"seed must be >= 0 (numpy's SeedSequence takes no negative entropy), got {self.seed}")
         if self.image_size < 64:
             raise ValueError(f"image_size must be >= 64, got {self.image_size}")
         low, high = self.face_scale
