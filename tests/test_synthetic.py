@@ -373,7 +373,7 @@ def test_groups_cover_the_68_landmarks_once() -> None:
 @pytest.mark.xfail(
     strict=True,
     reason="known SynthFace defect, left for a session that can regenerate the data and retrain every committed "
-    "model and result: the skin outline ends in a flat edge at the chin (FaceBody.body_samples has no sample at the "
+    "model and result: the skin outline ends in a flat edge at the chin (HeadShape.body_samples has no sample at the "
     "chin tip), and landmark 8 lands on one of its corners",
 )
 def test_a_frontal_face_has_its_chin_on_the_midline_and_a_symmetric_jaw() -> None:
