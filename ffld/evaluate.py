@@ -21,6 +21,7 @@ from ffld.checkpoint import load_model
 from ffld.data.facecrop import apply_affine, invert_affine
 from ffld.data.prepared import PreparedFaces, prepare_faces
 from ffld.data.registry import DatasetInfo, dataset_info, open_split
+from ffld.files import sha256_of
 from ffld.metrics import auc_fr, check_visible, landmark_errors, mean_error
 from ffld.models import FFLD
 from ffld.provenance import write_json
@@ -163,8 +164,8 @@ def evaluate_checkpoint(
     settings the model was trained with, read from the model's metadata.
 
     Returns:
-        ``{"checkpoint", "dataset", "threshold", "landmarks": "all" or "visible", "subsets": {subset: [per-stage
-        rows]}}``.
+        ``{"checkpoint", "checkpoint_sha256", "dataset", "threshold", "landmarks": "all" or "visible", "subsets":
+        {subset: [per-stage rows]}}``.
     """
     model, metadata = load_model(checkpoint, device)
     info = dataset_info(dataset)
@@ -175,6 +176,7 @@ def evaluate_checkpoint(
     threshold = info.threshold if threshold is None else threshold
     results: dict[str, Any] = {
         "checkpoint": str(checkpoint),
+        "checkpoint_sha256": sha256_of(checkpoint),
         "dataset": dataset,
         "threshold": threshold,
         "landmarks": "visible" if visible_only else "all",

@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 import yaml
 
+from ffld.files import sha256_of
 from ffld.provenance import write_json
 from ffld.train.config import CONFIG_DIR, ConfigError, TrainConfig, load_config
 from ffld.train.distributed import choose_device
@@ -242,30 +243,35 @@ class Experiment:
                     pass
 
     def summarise(self, log: Any = print) -> dict[str, Any]:
-        """Evaluate every finished run and write ``summary.json`` and one Markdown table per table."""
+        """Evaluate every run and write ``summary.json`` and one Markdown table per table.
+
+        A run's ``evaluation.json`` is reused only while it scored the run's current model file (its SHA-256), so a
+        run trained further is evaluated again. Raises :class:`ExperimentError` for a run not trained to the
+        configured number of epochs."""
         from ffld.evaluate import evaluate_checkpoint
 
         rows: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        device = choose_device(load_config(self.spec["finetune"]).runtime.device)
         for run in self.runs():
+            if not self.is_finished(run):
+                folders = f"--runs {self.runs_root} --results {self.results_root}"
+                command = f"ffld experiment {self.path} --train {folders}"
+                raise ExperimentError(f"{run.folder}: not trained yet (run `{command}`)")
             evaluation = run.folder / "evaluation.json"
-            if not evaluation.exists():
-                if not self.is_finished(run):
-                    folders = f"--runs {self.runs_root} --results {self.results_root}"
-                    command = f"ffld experiment {self.path} --train {folders}"
-                    raise ExperimentError(f"{run.folder}: not trained yet (run `{command}`)")
-                device = choose_device(self.config(run).runtime.device)
+            result = json.loads(evaluation.read_text()) if evaluation.exists() else {}
+            if result.get("checkpoint_sha256") != sha256_of(run.model_file):  # none yet, or of an older model file
                 evaluate_checkpoint(
                     run.model_file, "synthface", None, ["common", "challenge", "full"], device, output=run.folder
                 )
                 os.replace(run.folder / "results.json", evaluation)
-            result = json.loads(evaluation.read_text())
+                result = json.loads(evaluation.read_text())
             rows.setdefault((run.noise, run.variant.slug), []).append(result["subsets"])
         summary = {
             "experiment": self.name,
             "spec": self.spec,
             "variants": {f"{noise}/{slug}": _aggregate(per_seed) for (noise, slug), per_seed in rows.items()},
         }
-        write_json(self.results_dir / "summary.json", summary)
+        write_json(self.results_dir / "summary.json", summary, device)
         for table in self.spec.get("tables", []):
             text = "\n".join(
                 f"### {table}: {label} of the final stage (mean ± std over seeds, %)\n\n"

@@ -1,8 +1,9 @@
-"""Files written atomically: into a temporary file beside the target, flushed to disk, then renamed over it, so
-that a kill leaves the old file or the new one, never part of one."""
+"""Files written atomically (into a temporary file beside the target, flushed to disk, then renamed over it, so
+that a kill leaves the old file or the new one, never part of one), and named by their content (SHA-256)."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -29,4 +30,13 @@ def write_atomically(path: str | os.PathLike, write: Callable[[BinaryIO], object
     return path
 
 
-__all__ = ["write_atomically"]
+def sha256_of(path: str | os.PathLike) -> str:
+    """The SHA-256 of a file's bytes, as 64 hexadecimal digits (what ``sha256sum`` prints)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+__all__ = ["sha256_of", "write_atomically"]

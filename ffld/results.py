@@ -25,11 +25,12 @@ root (never machine-specific).
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from ffld.files import sha256_of
 
 ROOT = Path(__file__).resolve().parent.parent
 """The repository root (the folder holding the ``ffld`` package)."""
@@ -144,7 +145,7 @@ def model_provenance(name: str, root: Path = ROOT) -> str:
     from ffld.checkpoint import read_metadata
 
     path = model_path(name, root)
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    digest = sha256_of(path)
     readme = root / MODELS / "README.md"
     documented = readme.is_file() and digest in readme.read_text(encoding="utf-8")
     line = f"{MODELS}/{name}.safetensors: sha256 {digest[:12]}…, " + (

@@ -69,6 +69,7 @@ def test_per_image_rows_are_told_apart_by_index(cofw: tuple[Path, Path, np.ndarr
     """All 3 COFW faces come from one .mat file: the CSV's index column names each face, and its NMEs are the
     per-face ones whose mean results.json reports."""
     import csv
+    import hashlib
 
     root, path, _ = cofw
     results = evaluate_checkpoint(path, "cofw", str(root), convert=True, output=tmp_path)
@@ -76,6 +77,7 @@ def test_per_image_rows_are_told_apart_by_index(cofw: tuple[Path, Path, np.ndarr
         rows = list(csv.DictReader(handle))
     assert [(row["subset"], row["index"]) for row in rows] == [("test", "0"), ("test", "1"), ("test", "2")]
     assert {row["path"] for row in rows} == {str(root / "COFW_test_color.mat")}
+    assert results["checkpoint_sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()  # which model was scored
     faces = prepare_faces(open_split("cofw", str(root), "test", convert=True), 64, 1.25, "dataset")
     nme = evaluate_faces(load_model(path)[0], faces, dataset_info("cofw")).nme  # (K+1, M)
     for stage in range(2):

@@ -11,10 +11,12 @@ import yaml
 
 import ffld.evaluate
 import ffld.experiments
+import ffld.provenance
 from ffld.experiments import (
     EXPERIMENT_DIR,
     TABLES,
     Experiment,
+    ExperimentError,
     _aggregate,
     markdown_table,
     noise_study,
@@ -22,6 +24,7 @@ from ffld.experiments import (
     paired_difference,
     table_rows,
 )
+from ffld.files import sha256_of
 from ffld.train.config import ConfigError
 
 
@@ -192,15 +195,33 @@ def _finished_experiment(folder) -> Experiment:
 
 
 def test_summarise_evaluates_on_the_device_of_the_runs_config(tmp_path, monkeypatch):
-    """Runs are evaluated on the device their config chooses (the end-to-end test above: its CPU runs on the CPU)."""
+    """Runs are evaluated on the device their config chooses (the end-to-end test above: its CPU runs on the CPU),
+    which summary.json records; an evaluation is reused while it scored the run's current model file, and a run
+    short of the configured epochs is refused even if it was evaluated before."""
     experiment = _finished_experiment(tmp_path)
-    devices = []
+    evaluated = []
 
     def evaluate(checkpoint, dataset, root, splits, device, output):
-        devices.append(device)
-        (output / "results.json").write_text(json.dumps({"subsets": per_seed(4.0)}))
+        evaluated.append((checkpoint, device))
+        result = {"checkpoint_sha256": sha256_of(checkpoint), "subsets": per_seed(4.0)}
+        (output / "results.json").write_text(json.dumps(result))
 
     monkeypatch.setattr(ffld.experiments, "choose_device", lambda name: f"the device chosen for {name!r}")
+    monkeypatch.setattr(ffld.provenance, "device_description", lambda device: f"described: {device}")
     monkeypatch.setattr(ffld.evaluate, "evaluate_checkpoint", evaluate)
     summary = experiment.summarise(log=lambda line: None)
-    assert devices == ["the device chosen for 'cuda'"] * 4 and len(summary["variants"]) == 4
+    assert [device for _, device in evaluated] == ["the device chosen for 'cuda'"] * 4 and len(summary["variants"]) == 4
+    saved = json.loads((tmp_path / "results" / "tiny" / "summary.json").read_text())
+    assert saved["provenance"]["device"] == "described: the device chosen for 'cuda'"
+
+    evaluated.clear()
+    experiment.summarise(log=lambda line: None)
+    assert evaluated == []  # every evaluation is of the current model file
+    trained_further = experiment.runs()[1]
+    trained_further.model_file.write_bytes(b"other weights")
+    experiment.summarise(log=lambda line: None)
+    assert [checkpoint for checkpoint, _ in evaluated] == [trained_further.model_file]
+
+    (trained_further.folder / "metrics.csv").write_text("epoch\n")  # no epoch logged: not trained to 1 epoch
+    with pytest.raises(ExperimentError, match=re.escape(f"{trained_further.folder}: not trained yet")):
+        experiment.summarise(log=lambda line: None)

@@ -99,9 +99,15 @@ def synthface_config(options: dict[str, Any] | None = None) -> Any:
     return dataclasses.replace(config, **changes)
 
 
+ANNOTATION_NOISE = ("noise_along", "noise_across")
+"""SynthFace's annotation-noise settings, which :func:`open_split` applies to the training split only."""
+
+
 def _open_synthface(root: str | None, split: str, synthface: dict[str, Any] | None = None) -> torch.utils.data.Dataset:
     from ffld.data.synthetic import SynthFace, ensure_synthface
 
+    if split != "train":  # the test splits of every noise condition: the same faces, crops and exact annotations
+        synthface = {key: value for key, value in (synthface or {}).items() if key not in ANNOTATION_NOISE}
     config = synthface_config(synthface)
     folder = ensure_synthface(config) if root is None else ensure_synthface(config, cache_dir=root)
     return SynthFace(folder, split)
@@ -149,7 +155,10 @@ def open_split(
     Args:
         name, root, split: the benchmark, its folder and the split (see the table above).
         convert: readers convert grayscale, 16-bit and 4-channel images instead of refusing them.
-        synthface: SynthFace generator settings (SynthFace only; its root is the cache folder, optional).
+        synthface: SynthFace generator settings (SynthFace only; its root is the cache folder, optional). Annotation
+            noise (:data:`ANNOTATION_NOISE`) is a property of the training annotations: the other splits are opened
+            without it, so that models trained on clean and on noisy annotations are scored on the same crops,
+            which the crop box, taken from the annotation, would otherwise move.
     """
     info = dataset_info(name)
     if info.name == "synthface":
@@ -159,4 +168,4 @@ def open_split(
     return info.opener(root, split, convert=convert)
 
 
-__all__ = ["DATASETS", "DatasetInfo", "dataset_info", "open_split", "synthface_config"]
+__all__ = ["ANNOTATION_NOISE", "DATASETS", "DatasetInfo", "dataset_info", "open_split", "synthface_config"]

@@ -88,7 +88,9 @@ class SynthFaceConfig:
             ``face_scale`` of it, so a 224×224 crop around the face is sharp.
         face_scale: range of the frontal face width as a fraction of ``image_size``.
         noise_along: standard deviation, in pixels of the stored image, of annotation noise along the local
-            boundary direction; the ``.pts`` files hold the noisy landmarks, the metadata the clean ones.
+            boundary direction; the ``.pts`` files hold the noisy landmarks, the metadata the clean ones. It is
+            generated for every split, but :func:`ffld.data.registry.open_split` (training, ``ffld evaluate``)
+            opens only the training split with it.
         noise_across: the same, across (normal to) the boundary.
         train, common, challenge: the splits.
     """
