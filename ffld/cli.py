@@ -4,7 +4,7 @@ Errors in what the user gave (a config, a checkpoint, a dataset, an image, a dev
 a diverged training and a failed experiment run end the command with one line on stderr,
 ``ffld <command>: error: <what and where>``, and exit status 1; any other exception (a bug) keeps its traceback.
 Output paths are checked before any work is done. Ctrl-C ends with one line and status 130 (a training run resumes
-from its last checkpoint).
+from its last checkpoint), as does SIGTERM for ``ffld experiment``, which first terminates its training runs.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -164,11 +165,16 @@ def _bench(args: argparse.Namespace) -> None:
         print(f"written to {write_json(args.output, results, device)}")
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def _experiment(args: argparse.Namespace) -> None:
     from ffld.experiments import Experiment
 
     experiment = Experiment(args.name, args.runs, args.results)
     _output_folder(experiment.results_dir)
+    signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops the training runs too, as Ctrl-C does
     if args.train:
         _output_folder(experiment.runs_dir)
         experiment.train_all(args.jobs)

@@ -24,6 +24,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -154,6 +155,9 @@ class Experiment:
         self.runs_root, self.results_root = Path(runs), Path(results)
         self.runs_dir = Path(runs) / self.name
         self.results_dir = Path(results) / self.name
+        self._training: set[subprocess.Popen] = set()  # the `ffld train` processes running now
+        self._stopping = False
+        self._lock = threading.Lock()
 
     def variants(self) -> list[Variant]:
         """Every distinct variant of the experiment's tables, in first-appearance order."""
@@ -221,14 +225,32 @@ class Experiment:
         environment = {**os.environ, "OMP_NUM_THREADS": str(threads)}
         log = run.folder / "train.log"
         with open(log, "a") as handle:
-            completed = subprocess.run(arguments, stdout=handle, stderr=subprocess.STDOUT, env=environment)
-        if completed.returncode != 0:
-            raise ExperimentError(
-                f"{run.folder}: training failed (exit status {completed.returncode}: {_last_line(log)}); see {log}"
-            )
+            with self._lock:
+                if self._stopping:
+                    raise ExperimentError(f"{run.folder}: not started, the experiment is stopping")
+                process = subprocess.Popen(arguments, stdout=handle, stderr=subprocess.STDOUT, env=environment)
+                self._training.add(process)
+            try:
+                status = process.wait()
+            finally:
+                with self._lock:
+                    self._training.discard(process)
+        if status != 0:
+            raise ExperimentError(f"{run.folder}: training failed (exit status {status}: {_last_line(log)}); see {log}")
+
+    def _stop_training(self) -> None:
+        """Terminate the running `ffld train` processes and start no more (they resume from their checkpoints)."""
+        with self._lock:
+            self._stopping = True
+            for process in self._training:
+                process.terminate()
 
     def train_all(self, jobs: int = 1, log: Any = print) -> None:
-        """Pre-train every baseline, then every variant, ``jobs`` runs at a time (each on cores // jobs threads)."""
+        """Pre-train every baseline, then every variant, ``jobs`` runs at a time (each on cores // jobs threads).
+
+        If a run fails or this process is interrupted (Ctrl-C; ``ffld experiment`` turns SIGTERM into the same),
+        the runs under way are terminated before the error propagates, so that none trains on unattended; running
+        the command again resumes each from its last checkpoint."""
         threads = max(1, (os.cpu_count() or 1) // jobs)
         noises = ["clean"] + (["along", "across"] if self.spec.get("noise") else [])
         stages = [
@@ -239,8 +261,13 @@ class Experiment:
             with ThreadPoolExecutor(jobs) as pool:
                 for run in runs:
                     log(f"{run.folder}: {'done' if self.is_finished(run) else 'training'}")
-                for _ in pool.map(lambda run: self.execute(run, threads), runs):
-                    pass
+                try:
+                    for _ in pool.map(lambda run: self.execute(run, threads), runs):
+                        pass
+                except BaseException:
+                    pool.shutdown(wait=False, cancel_futures=True)
+                    self._stop_training()
+                    raise
 
     def summarise(self, log: Any = print) -> dict[str, Any]:
         """Evaluate every run and write ``summary.json`` and one Markdown table per table.

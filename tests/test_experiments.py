@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -26,6 +32,8 @@ from ffld.experiments import (
 )
 from ffld.files import sha256_of
 from ffld.train.config import ConfigError
+
+REPOSITORY = Path(__file__).resolve().parent.parent
 
 
 def test_tables_follow_the_paper():
@@ -225,3 +233,55 @@ def test_summarise_evaluates_on_the_device_of_the_runs_config(tmp_path, monkeypa
     (trained_further.folder / "metrics.csv").write_text("epoch\n")  # no epoch logged: not trained to 1 epoch
     with pytest.raises(ExperimentError, match=re.escape(f"{trained_further.folder}: not trained yet")):
         experiment.summarise(log=lambda line: None)
+
+
+def _processes_mentioning(text: str) -> list[int]:
+    """PIDs of the live processes whose command line contains ``text`` (Linux /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and text in (entry / "cmdline").read_bytes().decode(errors="replace"):
+                found.append(int(entry.name))
+        except OSError:  # the process ended while being read
+            continue
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/cmdline").exists(), reason="finds processes through Linux's /proc")
+def test_a_terminated_experiment_terminates_its_training_runs(tmp_path):
+    """`kill` (SIGTERM) of `ffld experiment --train` must not leave its `ffld train` processes running: a second
+    experiment started on the same folders would then train beside them."""
+    config = {
+        "data": {"dataset": "synthface", "root": str(tmp_path / "synthface"), "input_size": 64, "test": [],
+                 "synthface": {"image_size": 96, "train": {"size": 32}, "common": {"size": 4},
+                               "challenge": {"size": 4}}},
+        "model": {"stages": 0}, "losses": ["iod_l2"],
+        "optimizer": {"batch_size": 16, "epochs": 1000},
+        "runtime": {"device": "cpu"},
+    }  # fmt: skip
+    (tmp_path / "train.yaml").write_text(yaml.safe_dump(config))
+    spec = {"pretrain": str(tmp_path / "train.yaml"), "finetune": str(tmp_path / "train.yaml"), "seeds": [0, 1],
+            "tables": ["stages"]}  # fmt: skip
+    (tmp_path / "slow.yaml").write_text(yaml.safe_dump(spec))
+    runs = tmp_path / "runs"
+    command = [sys.executable, "-m", "ffld", "experiment", str(tmp_path / "slow.yaml"), "--train", "--jobs", "2",
+               "--runs", str(runs), "--results", str(tmp_path / "results")]  # fmt: skip
+    environment = {**os.environ, "PYTHONPATH": str(REPOSITORY)}
+    parent = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment)
+    try:
+        deadline = time.monotonic() + 120
+        while len([pid for pid in _processes_mentioning(str(runs)) if pid != parent.pid]) < 2:
+            assert parent.poll() is None and time.monotonic() < deadline, "the two training runs did not start"
+            time.sleep(0.2)
+        parent.send_signal(signal.SIGTERM)
+        _, stderr = parent.communicate(timeout=60)
+    finally:
+        parent.kill()
+    deadline = time.monotonic() + 20
+    while _processes_mentioning(str(runs)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    left = _processes_mentioning(str(runs))
+    for pid in left:  # a failing test leaves no 1000-epoch trainer behind
+        os.kill(pid, signal.SIGKILL)
+    assert left == []
+    assert parent.returncode == 130 and "interrupted; the same command resumes" in stderr
