@@ -311,7 +311,8 @@ class Experiment:
             noise = self.spec["noise"]
             text = (
                 f"### annotation noise (std {noise['along']} px along / {noise['across']} px across; "
-                "full-set NME on the clean truth, %)\n\n" + noise_table(summary)
+                "full-set NME against the exact landmarks of test splits without annotation noise, %)\n\n"
+                + noise_table(summary)
             )
             (self.results_dir / "noise.md").write_text(text)
             log(text)
