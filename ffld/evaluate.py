@@ -8,7 +8,6 @@ says (inter-ocular for 300W/300VW/WFLW/SynthFace, face size for AFLW, inter-pupi
 
 from __future__ import annotations
 
-import csv
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +20,7 @@ from ffld.checkpoint import load_model
 from ffld.data.facecrop import apply_affine, invert_affine
 from ffld.data.prepared import PreparedFaces, prepare_faces
 from ffld.data.registry import DatasetInfo, dataset_info, open_split
-from ffld.files import sha256_of
+from ffld.files import sha256_of, write_csv
 from ffld.metrics import auc_fr, check_visible, landmark_errors, mean_error
 from ffld.models import FFLD
 from ffld.provenance import write_json
@@ -212,10 +211,7 @@ def evaluate_checkpoint(
     if output is not None:
         folder = Path(output)
         write_json(folder / "results.json", results, device)
-        with open(folder / "per_image.csv", "w", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=list(per_image[0]))
-            writer.writeheader()
-            writer.writerows(per_image)
+        write_csv(folder / "per_image.csv", per_image)
     return results
 
 

@@ -3,9 +3,11 @@ that a kill leaves the old file or the new one, never part of one), and named by
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import BinaryIO
 
@@ -30,6 +32,19 @@ def write_atomically(path: str | os.PathLike, write: Callable[[BinaryIO], object
     return path
 
 
+def write_csv(path: str | os.PathLike, rows: Sequence[dict[str, object]]) -> Path:
+    """Write ``rows`` as a CSV table atomically (:func:`write_atomically`), UTF-8; returns the path.
+
+    The columns are every key of the rows, in order of first appearance; a row without a column leaves it empty.
+    """
+    columns = list(dict.fromkeys(key for row in rows for key in row))
+    table = io.StringIO(newline="")
+    writer = csv.DictWriter(table, fieldnames=columns, restval="")
+    writer.writeheader()
+    writer.writerows(rows)
+    return write_atomically(path, lambda handle: handle.write(table.getvalue().encode("utf-8")))
+
+
 def sha256_of(path: str | os.PathLike) -> str:
     """The SHA-256 of a file's bytes, as 64 hexadecimal digits (what ``sha256sum`` prints)."""
     digest = hashlib.sha256()
@@ -39,4 +54,4 @@ def sha256_of(path: str | os.PathLike) -> str:
     return digest.hexdigest()
 
 
-__all__ = ["sha256_of", "write_atomically"]
+__all__ = ["sha256_of", "write_atomically", "write_csv"]

@@ -16,8 +16,6 @@ short.
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 import time
 from collections.abc import Callable
@@ -36,7 +34,7 @@ from ffld.data.registry import dataset_info, open_split
 from ffld.data.specs import inter_ocular
 from ffld.data.transforms import AffineParams, LandmarkAugment
 from ffld.evaluate import evaluate_faces
-from ffld.files import write_atomically
+from ffld.files import write_csv
 from ffld.models import FFLD
 from ffld.provenance import provenance
 from ffld.train import distributed
@@ -349,14 +347,8 @@ class Trainer:
         distributed.barrier()
 
     def _write_csv(self) -> None:
-        if not self.history:
-            return
-        columns = list(dict.fromkeys(key for row in self.history for key in row))  # test columns: evaluated epochs
-        table = io.StringIO(newline="")
-        writer = csv.DictWriter(table, fieldnames=columns, restval="")
-        writer.writeheader()
-        writer.writerows(self.history)
-        write_atomically(self.output / "metrics.csv", lambda handle: handle.write(table.getvalue().encode("utf-8")))
+        if self.history:  # test-split columns appear from the first evaluated epoch on; other rows leave them empty
+            write_csv(self.output / "metrics.csv", self.history)
 
     def _end_of_epoch(self, seconds: float) -> dict[str, Any]:
         names = ["total"] + [f"S{k}_{name}" for k, name in enumerate(self.config.losses)]
