@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 # Bump whenever the rendering changes, so that caches made by an older generator are not reused.
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 
 SPLITS = ("train", "common", "challenge")
 

@@ -97,12 +97,12 @@ class HeadShape:
         Args:
             around: the samples cover the section angles [-around, around] (0 = straight ahead, pi = the back);
                 pi covers the whole body.
-            n_around: samples per section.
+            n_around: samples per section, besides the one on the midline (angle 0) that every section has.
             n_levels: number of sections.
         """
         t = 0.5 - 0.5 * np.cos(np.linspace(0.0, np.pi, n_levels + 2)[1:-1])
         y = -self.top + t * (self.top + self.chin)
-        theta = np.linspace(-around, around, n_around, endpoint=around < np.pi)
+        theta = np.union1d(np.linspace(-around, around, n_around, endpoint=around < np.pi), [0.0])  # + the midline
         yy, tt = np.meshgrid(y, theta, indexing="ij")
         return self.surface(tt, yy)
 
@@ -179,9 +179,9 @@ def sample_face(rng: np.random.Generator) -> FaceParams:
     # that every landmark has one unambiguous boundary.
     mouth_open = 0.0 if u() < 0.5 else u(0.04, 0.3)
     eyes_closed = u() < 0.08
-    wink = (not eyes_closed) and u() < 0.04
+    wink = None if eyes_closed or u() >= 0.04 else int(u() < 0.5)  # the eye that winks: 0 right, 1 left
     openness = u(0.5, 1.0)
-    eye_open = (0.0 if eyes_closed or wink else openness, 0.0 if eyes_closed else openness)
+    eye_open = tuple(0.0 if eyes_closed or wink == eye else openness for eye in (0, 1))
     expression = Expression(mouth_open, u(0.0, 1.0) ** 2, u(0.0, 1.0) ** 2, eye_open)
     # Identity.
     eye_x, eye_half_width = u(0.4, 0.48), u(0.18, 0.23)
@@ -320,7 +320,7 @@ def _add_eye(geo: FaceGeometry, f: FaceParams, side: int, openness: float, first
     geo.contours[name + "_rim"] = Contour(np.concatenate([lower + up * 0.01, (lower - up * rim[:, None])[::-1]]), True)
     angles = np.linspace(0.0, 2 * np.pi, 32, endpoint=False)
     circle = np.stack([np.cos(angles), np.sin(angles)], axis=1)
-    iris_centre = 0.5 * (outer + inner) + np.array([side * f.gaze[0], f.gaze[1]])
+    iris_centre = 0.5 * (outer + inner) + np.asarray(f.gaze)  # both eyes look the same way
     geo.contours[name + "_iris"] = Contour(iris_centre + f.iris_radius * circle, True)
     geo.contours[name + "_pupil"] = Contour(iris_centre + f.pupil_ratio * f.iris_radius * circle, True)
     pupil = f.pupil_ratio * f.iris_radius

@@ -1,20 +1,18 @@
 """The scene of one image: the 3-D face projected under its pose, as a stack of painted polygon layers.
 
-Landmarks. All but the jaw are vertices of the projected part contours (eyelids, brows, lips, nose), so they lie
-on the edges of the painted regions by construction. The jaw landmarks follow the outline of the face, as 300W
-annotates them under any pose. The face's skin is the front of the convex head body up to the ear line; its
-outline is the convex hull of its projected surface samples (exact for a convex surface patch under orthographic
-projection). Landmark 8 is the outline's lowest point along the rolled face's down direction (the chin);
-following the outline up from it on each side, landmarks 0 and 16 are where it reaches the surface points at
-the height of the cheekbones (``jaw_top`` in the face frame, near the ear); 1-7 and 9-15 divide the outline
-between them into equal arc lengths. Under yaw they thus slide onto the occluding contour of the far cheek, like
-the "landmark marching" of 3-D face fitting (Zhu et al., 2016), and onto the ear line on the near side.
-
-Known defect (kept until the committed models and results are regenerated with the fix): the skin samples have no
-point at the chin tip, so the outline ends in a flat edge about 0.33 face units wide and landmark 8 lands on one of
-its corners. On near-frontal faces it sits about 12% of the inter-ocular distance off the midline, on a side set by
-the sign of a sub-degree yaw or roll, and 1-15 are spaced unevenly. A strict-xfail test in
-``tests/test_synthetic.py`` reproduces it and passes once ``(0, chin, 0)`` is among the samples.
+Landmarks. All but the jaw are vertices of the projected part contours (eyelids, brows, lips, nose), so they lie on
+the edges of the painted regions by construction. The jaw landmarks follow the outline of the face, as 300W
+annotates them under any pose. The face's skin is the front of the convex head body up to the ear line; its outline
+is the convex hull of its projected surface samples (exact for a convex surface patch under orthographic
+projection). Landmark 8 is the outline point nearest to the projected chin tip (the bottom of the face's midline,
+where its sections shrink to a point): on a frontal face the tip itself, on a face tilted back the middle of the
+jaw's underside seen edge-on, and it moves continuously with the pose. Following the outline up from it on each
+side, landmarks 0 and 16 are where it reaches the surface points at the height of the cheekbones (``jaw_top`` in the
+face frame, near the ear); 1-7 and 9-15 divide the outline between them into equal arc lengths. Under yaw they thus
+slide onto the occluding contour of the far cheek, like the "landmark marching" of 3-D face fitting (Zhu et al.,
+2016), and onto the ear line on the near side. (Generator version 1 took the outline's lowest point, and its outline
+had no sample on the midline: the outline ended in a flat edge, and landmark 8 jumped between its two corners, about
+12% of the inter-ocular distance off the midline, with the sign of a sub-degree yaw or roll.)
 
 Visibility. A surface point is hidden when its normal faces away from the camera; contours are clipped there.
 After rendering, a landmark is marked occluded when the label map shows an occluder within 1.5 px of it, and
@@ -103,17 +101,36 @@ def _hull(points: np.ndarray) -> np.ndarray:
     return points[convex_hull(points)]
 
 
-def _jaw(outline: np.ndarray, heights: np.ndarray, roll: float, level: float) -> tuple[np.ndarray, np.ndarray]:
+def _nearest_on_outline(
+    outline: np.ndarray, heights: np.ndarray, point: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """Insert into a closed polygon the point of its boundary nearest to ``point`` (unless it is a vertex).
+
+    Returns:
+        ``(outline, heights, index)``: the polygon with that point as vertex ``index``, its heights interpolated.
+    """
+    start, edges = outline, np.roll(outline, -1, axis=0) - outline
+    t = np.clip(((point - start) * edges).sum(axis=1) / np.maximum((edges**2).sum(axis=1), 1e-12), 0.0, 1.0)
+    nearest = start + t[:, None] * edges
+    i = int(np.argmin(np.linalg.norm(nearest - point, axis=1)))
+    if t[i] < 1e-9:
+        return outline, heights, i
+    if t[i] > 1 - 1e-9:
+        return outline, heights, (i + 1) % len(outline)
+    height = heights[i] + t[i] * (heights[(i + 1) % len(heights)] - heights[i])
+    return np.insert(outline, i + 1, nearest[i], axis=0), np.insert(heights, i + 1, height), i + 1
+
+
+def _jaw(outline: np.ndarray, heights: np.ndarray, chin_tip: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
     """Jaw landmarks 0-16 on the face outline and their tangents (see the module docstring).
 
     Args:
         outline: (N, 2) the outline polygon, clockwise on screen.
         heights: (N,) the face-frame height y of the surface point each outline vertex comes from.
-        roll: the roll angle in degrees (the chin is the extreme point along the rolled down direction).
+        chin_tip: (2,) the projected chin tip; landmark 8 is the outline point nearest to it.
         level: face-frame height where the jaw contour ends at both sides (landmarks 0 and 16).
     """
-    c, s = np.cos(np.deg2rad(roll)), np.sin(np.deg2rad(roll))
-    chin = int(np.argmax(outline @ np.array([-s, c])))
+    outline, heights, chin = _nearest_on_outline(outline, heights, chin_tip)
     n = len(outline)
     ends, sides = [], []
     for step in (1, -1):  # clockwise from the chin: the subject's right side (landmarks 7..0), then the left
@@ -213,6 +230,7 @@ class _Projected:
 
     outline: np.ndarray  # the face's skin
     outline_heights: np.ndarray  # face-frame y of the surface point under each outline vertex
+    chin_tip: np.ndarray  # (2,) the bottom of the face's midline
     hair_volume: np.ndarray  # outline of the head enlarged by the hair, clockwise
     hair_loop: np.ndarray
     hair_loop_facing: np.ndarray
@@ -228,6 +246,7 @@ class _Projected:
         self.outline, self.hair_volume, self.hair_loop = (
             self.outline + offset, self.hair_volume + offset, self.hair_loop + offset
         )  # fmt: skip
+        self.chin_tip = self.chin_tip + offset
         self.skin_uv = self.skin_uv + offset
         self.contours = {name: uv + offset for name, uv in self.contours.items()}
         self.nose = {name: uv + offset for name, uv in self.nose.items()}
@@ -266,10 +285,15 @@ def _project(geo: FaceGeometry, face: FaceParams, camera: _Camera, appearance: A
             specular=light.specular * max(float(normal @ half), 0.0) ** light.shininess,
         ))  # fmt: skip
     skin_uv = camera.project(skin)
-    outline = convex_hull(skin_uv)
+    # The outline also passes the chin tip, where the sections shrink to a point (W = 0: it has no normal, so it is
+    # no shading sample).
+    with_tip = np.concatenate([skin, [[0.0, head.chin, 0.0]]])
+    outline_uv = camera.project(with_tip)
+    outline = convex_hull(outline_uv)
     return _Projected(
-        outline=skin_uv[outline],
-        outline_heights=skin[outline, 1],
+        outline=outline_uv[outline],
+        outline_heights=with_tip[outline, 1],
+        chin_tip=outline_uv[-1],
         hair_volume=_hull(camera.project(hair)),
         hair_loop=camera.project(geo.hair_loop),
         hair_loop_facing=camera.facing(head.normals(geo.hair_loop)),
@@ -282,14 +306,12 @@ def _project(geo: FaceGeometry, face: FaceParams, camera: _Camera, appearance: A
     )
 
 
-def _landmarks(
-    geo: FaceGeometry, face: FaceParams, proj: _Projected, roll: float
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _landmarks(geo: FaceGeometry, face: FaceParams, proj: _Projected) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Clean landmarks, tangents and the 'exposed' flags (see :class:`Scene`)."""
     landmarks = np.zeros((NUM_LANDMARKS, 2))
     tangents = np.zeros((NUM_LANDMARKS, 2))
     exposed = np.ones(NUM_LANDMARKS, bool)
-    landmarks[:17], tangents[:17] = _jaw(proj.outline, proj.outline_heights, roll, face.jaw_top)
+    landmarks[:17], tangents[:17] = _jaw(proj.outline, proj.outline_heights, proj.chin_tip, face.jaw_top)
     ridge = np.stack([proj.nose[name] for name in ("N", "R1", "R2", "T", "S")])
     base = np.stack([proj.nose[name] for name in ("A-", "P-", "S", "P+", "A+")])
     curves = {"nose_ridge": (ridge, False), "nose_base": (base, False)}
@@ -345,7 +367,7 @@ def build_scene(
     geo = build_geometry(face)
     camera = _Camera(pose, scale)
     proj = _project(geo, face, camera, appearance)
-    landmarks, tangents, exposed = _landmarks(geo, face, proj, pose[2])
+    landmarks, tangents, exposed = _landmarks(geo, face, proj)
     offset = _placement(landmarks, size, jitter)
     landmarks = landmarks + offset
     proj.shift(offset)
