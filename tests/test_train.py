@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+import weakref
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +24,7 @@ from ffld.checkpoint import CheckpointError, load_model, load_state, save_model
 from ffld.evaluate import evaluate_checkpoint, evaluate_faces
 from ffld.models import FFLD
 from ffld.multiloss import small_config
-from ffld.train import TrainingDiverged, distributed, engine, load_config, train
+from ffld.train import TrainingDiverged, engine, load_config, train
 from ffld.train.engine import Trainer
 from tests.test_distributed import free_port
 
@@ -187,8 +188,9 @@ def test_two_process_step_equals_one_process_step(tmp_path):
     torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
     environment = {**os.environ, "PYTHONPATH": str(REPOSITORY), "OMP_NUM_THREADS": "1"}
     result = subprocess.run(
-        [*torchrun, "-m", "ffld", "train", str(double)], cwd=REPOSITORY, env=environment, capture_output=True, text=True
-    )
+        [*torchrun, "-m", "ffld", "train", str(double)], cwd=REPOSITORY, env=environment,
+        capture_output=True, text=True, timeout=600,  # a hung process group fails here instead of stalling the suite
+    )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
     expected, actual = weights(tmp_path / "single"), weights(tmp_path / "double")
     assert expected["head.weight"].abs().sum() > 0  # the step moved the head off its zero start (init_mean_shape)
@@ -206,13 +208,15 @@ def _train_one_of_two(rank: int, port: int, config: str, folder: str) -> None:
         MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE="2"
     )
     torch.set_num_threads(1)
+    trainer = Trainer(load_config(config), log=quiet)
+    wrapper = weakref.ref(trainer.network)  # the DistributedDataParallel module
     try:
-        trainer = Trainer(load_config(config), log=quiet)
         history = untimed(trainer.run())
         align = [trainer.objective.align_sigma, trainer.align_best, trainer.align_stale]
-        torch.save({"history": history, "align": align}, Path(folder) / f"rank{rank}.pt")
     finally:
-        distributed.cleanup()
+        trainer.close()
+    freed = wrapper() is None  # close() frees DDP's reducer before the process group goes (no GIL deadlock)
+    torch.save({"history": history, "align": align, "ddp_freed": freed}, Path(folder) / f"rank{rank}.pt")
 
 
 @pytest.mark.skipif(not torch.distributed.is_available(), reason="torch.distributed is not available")
@@ -227,7 +231,7 @@ def test_both_processes_decide_on_the_whole_batch_loss(tmp_path, one_thread):
     pair = tiny_config(tmp_path, "pair", **changes)
     mp.spawn(_train_one_of_two, args=(free_port(), str(pair), str(tmp_path)), nprocs=2, join=True)
     first, second = (torch.load(tmp_path / f"rank{rank}.pt", weights_only=True) for rank in range(2))
-    assert first == second
+    assert first == second and first["ddp_freed"]
     assert first["align"][0] == trainer.objective.align_sigma and first["align"][2] == trainer.align_stale
     assert first["align"][1] == pytest.approx(trainer.align_best, rel=5e-5)
     for row, reference in zip(first["history"], alone, strict=True):

@@ -16,6 +16,7 @@ short.
 
 from __future__ import annotations
 
+import gc
 import math
 import time
 from collections.abc import Callable
@@ -430,6 +431,19 @@ class Trainer:
                 writer.close()
         return self.history
 
+    def close(self) -> None:
+        """Drop the DDP wrapper, then leave the process group (when one was joined).
+
+        The order matters: DDP's reducer holds a reference to the gloo process group. Were it the last one, as it is
+        once the group has left the registry, the reducer's destructor would join gloo's worker threads while holding
+        the GIL, and a worker freeing a finished job's tensors waits for the GIL: a deadlock at exit, seen with two
+        CPU processes on torch 2.11 (the class of pytorch/pytorch#56297). Freed first, the reducer leaves the group
+        to ``destroy_process_group``, whose destructor releases the GIL.
+        """
+        self.network = self.model
+        gc.collect()  # the DDP module may sit in a reference cycle; free it now, while the group is registered
+        distributed.cleanup()
+
 
 def _summary(row: dict[str, Any]) -> str:
     """One line per epoch: the loss, and the NME of S0 and of the last stage on each test split."""
@@ -448,7 +462,7 @@ def train(config: TrainConfig, log: Callable[[str], None] = print) -> list[dict[
     try:
         return trainer.run()
     finally:
-        distributed.cleanup()
+        trainer.close()
 
 
 __all__ = ["Trainer", "TrainingDiverged", "optimisation_step", "process_mean", "resolve_flag", "train"]
