@@ -440,8 +440,9 @@ class Trainer:
         CPU processes on torch 2.11 (the class of pytorch/pytorch#56297). Freed first, the reducer leaves the group
         to ``destroy_process_group``, whose destructor releases the GIL.
         """
-        self.network = self.model
-        gc.collect()  # the DDP module may sit in a reference cycle; free it now, while the group is registered
+        if self.process.world_size > 1:
+            self.network = self.model
+            gc.collect()  # the DDP module may sit in a reference cycle; free it now, while the group is registered
         distributed.cleanup()
 
 
