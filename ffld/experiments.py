@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import scipy.stats
 import yaml
 
 from ffld.files import sha256_of
@@ -430,32 +431,64 @@ def noise_study(summary: dict[str, Any], subset: str = "full") -> dict[str, Any]
     return {"along": spec["along"], "across": spec["across"], "rows": rows}
 
 
-def paired_difference(a: dict[str, Any], b: dict[str, Any]) -> tuple[float, float]:
-    """Mean and sample standard deviation over seeds of ``b - a``, seed by seed (the runs of a seed share their
-    pre-trained baseline and data order, so their difference is less noisy than either)."""
+@dataclass(frozen=True)
+class PairedDifference:
+    """``b - a`` over the seeds, seed by seed (the runs of a seed share their pre-trained baseline and data order,
+    so their difference is less noisy than either).
+
+    ``interval`` is the 95% confidence interval of the mean difference from Student's t with ``seeds - 1`` degrees
+    of freedom, ``mean ± t_{0.975} · std / sqrt(seeds)`` (``(nan, nan)`` for one seed); ``higher`` counts the seeds in
+    which ``b`` exceeds ``a``.
+    """
+
+    mean: float
+    std: float
+    seeds: int
+    higher: int
+    interval: tuple[float, float]
+
+    def __str__(self) -> str:
+        low, high = self.interval
+        return (
+            f"{self.mean:+.2f} ± {self.std:.2f} (95% CI {low:+.2f} to {high:+.2f}; "
+            f"higher in {self.higher} of {self.seeds} seeds)"
+        )
+
+
+def paired_difference(a: dict[str, Any], b: dict[str, Any]) -> PairedDifference:
+    """Mean, sample standard deviation and 95% confidence interval over seeds of ``b - a``, seed by seed.
+
+    Args:
+        a, b: summary entries (``{"values": [one value per seed, in the same seed order]}``).
+    """
     difference = np.asarray(b["values"], dtype=np.float64) - np.asarray(a["values"], dtype=np.float64)
-    spread = float(difference.std(ddof=1)) if difference.size > 1 else 0.0
-    return float(difference.mean()), spread
+    mean, seeds = float(difference.mean()), difference.size
+    std = float(difference.std(ddof=1)) if seeds > 1 else 0.0
+    half = float(scipy.stats.t.ppf(0.975, seeds - 1)) * std / np.sqrt(seeds) if seeds > 1 else float("nan")
+    return PairedDifference(mean, std, seeds, int((difference > 0).sum()), (mean - half, mean + half))
 
 
 def noise_table(summary: dict[str, Any]) -> str:
     """Full-set NME against the clean landmarks of models trained on annotations made noisy along or across the
-    boundaries (Sect. 4.3), and the across − along difference paired by seed; empty if the summary has no noise
+    boundaries (Sect. 4.3), and the across − along difference paired by seed (:func:`paired_difference`: mean ± std,
+    its 95% confidence interval, and in how many seeds across is the higher); empty if the summary has no noise
     runs."""
     study = noise_study(summary)
     if study is None:
         return ""
     lines = [
-        "| variant | clean | noise along | noise across | across − along |",
-        "|---|---|---|---|---|",
+        "| variant | clean | noise along | noise across | across − along | its 95% CI | seeds across > along |",
+        "|---|---|---|---|---|---|---|",
     ]
     for name, row in study["rows"].items():
         cells = [mean_std(row[condition]) if row[condition] else "–" for condition in ("clean", "along", "across")]
-        gap = "–"
         if row["along"] and row["across"]:
-            mean, spread = paired_difference(row["along"], row["across"])
-            gap = f"{mean:+.2f} ± {spread:.2f}"
-        lines.append(f"| {name} | " + " | ".join(cells) + f" | {gap} |")
+            gap = paired_difference(row["along"], row["across"])
+            low, high = gap.interval
+            cells += [f"{gap.mean:+.2f} ± {gap.std:.2f}", f"{low:+.2f} to {high:+.2f}", f"{gap.higher} of {gap.seeds}"]
+        else:
+            cells += ["–"] * 3
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -464,6 +497,7 @@ __all__ = [
     "TABLES",
     "Experiment",
     "ExperimentError",
+    "PairedDifference",
     "Run",
     "Variant",
     "final_stage",

@@ -105,13 +105,26 @@ def test_noise_study_and_paired_differences():
     assert study["rows"]["L2/L1/L1"] == {"clean": None, "along": None, "across": None}
     row = study["rows"]["L2/L1/AL"]
     assert row["clean"]["mean"] == pytest.approx(3.71) and row["along"]["mean"] == pytest.approx(5.02)
-    mean, spread = paired_difference(row["along"], row["across"])
-    assert mean == pytest.approx(1.0) and spread == pytest.approx(0.0, abs=1e-12)
+    gap = paired_difference(row["along"], row["across"])
+    assert gap.mean == pytest.approx(1.0) and gap.std == pytest.approx(0.0, abs=1e-12)
+    assert (gap.seeds, gap.higher) == (3, 3) and gap.interval == pytest.approx((1.0, 1.0))
     assert noise_study({"spec": {}, "variants": {}}) is None
-    assert paired_difference({"values": [1.0]}, {"values": [np.float64(3.0)]}) == (2.0, 0.0)
+    single = paired_difference({"values": [1.0]}, {"values": [np.float64(3.0)]})
+    assert (single.mean, single.std, single.seeds, single.higher) == (2.0, 0.0, 1, 1)
+    assert all(np.isnan(single.interval))
     table = noise_table(summary()).splitlines()
-    assert table[2] == "| L2/L1/L1 | – | – | – | – |"
-    assert table[3] == "| L2/L1/AL | 3.71 ± 0.01 | 5.02 ± 0.02 | 6.02 ± 0.02 | +1.00 ± 0.00 |"
+    assert table[2] == "| L2/L1/L1 | – | – | – | – | – | – |"
+    assert table[3] == "| L2/L1/AL | 3.71 ± 0.01 | 5.02 ± 0.02 | 6.02 ± 0.02 | +1.00 ± 0.00 | +1.00 to +1.00 | 3 of 3 |"
+
+
+def test_paired_difference_by_hand():
+    """b - a = [1, 2, 0]: mean 1, sample std 1, b higher in 2 seeds; the 95% interval is 1 ± t(0.975, 2 dof) / sqrt(3)
+    with t = 4.3027 from a table of Student's t (to its 4 decimals)."""
+    gap = paired_difference({"values": [1.0, 2.0, 3.0]}, {"values": [2.0, 4.0, 3.0]})
+    assert (gap.mean, gap.std, gap.seeds, gap.higher) == (1.0, 1.0, 3, 2)
+    half = 4.3027 / np.sqrt(3)
+    assert gap.interval == pytest.approx((1.0 - half, 1.0 + half), abs=1e-4)
+    assert str(gap) == "+1.00 ± 1.00 (95% CI -1.48 to +3.48; higher in 2 of 3 seeds)"
     assert noise_table({"spec": {}, "variants": {}}) == ""
 
 
