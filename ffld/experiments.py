@@ -447,12 +447,14 @@ class PairedDifference:
     higher: int
     interval: tuple[float, float]
 
-    def __str__(self) -> str:
+    def cells(self) -> tuple[str, str, str]:
+        """``"mean ± std"``, ``"low to high"`` (the interval) and ``"higher of seeds"``, two decimals."""
         low, high = self.interval
-        return (
-            f"{self.mean:+.2f} ± {self.std:.2f} (95% CI {low:+.2f} to {high:+.2f}; "
-            f"higher in {self.higher} of {self.seeds} seeds)"
-        )
+        return f"{self.mean:+.2f} ± {self.std:.2f}", f"{low:+.2f} to {high:+.2f}", f"{self.higher} of {self.seeds}"
+
+    def __str__(self) -> str:
+        gap, interval, higher = self.cells()
+        return f"{gap} (95% CI {interval}; higher in {higher} seeds)"
 
 
 def paired_difference(a: dict[str, Any], b: dict[str, Any]) -> PairedDifference:
@@ -463,8 +465,10 @@ def paired_difference(a: dict[str, Any], b: dict[str, Any]) -> PairedDifference:
     """
     difference = np.asarray(b["values"], dtype=np.float64) - np.asarray(a["values"], dtype=np.float64)
     mean, seeds = float(difference.mean()), difference.size
-    std = float(difference.std(ddof=1)) if seeds > 1 else 0.0
-    half = float(scipy.stats.t.ppf(0.975, seeds - 1)) * std / np.sqrt(seeds) if seeds > 1 else float("nan")
+    std, half = 0.0, float("nan")
+    if seeds > 1:
+        std = float(difference.std(ddof=1))
+        half = float(scipy.stats.t.ppf(0.975, seeds - 1)) * std / np.sqrt(seeds)
     return PairedDifference(mean, std, seeds, int((difference > 0).sum()), (mean - half, mean + half))
 
 
@@ -483,9 +487,7 @@ def noise_table(summary: dict[str, Any]) -> str:
     for name, row in study["rows"].items():
         cells = [mean_std(row[condition]) if row[condition] else "–" for condition in ("clean", "along", "across")]
         if row["along"] and row["across"]:
-            gap = paired_difference(row["along"], row["across"])
-            low, high = gap.interval
-            cells += [f"{gap.mean:+.2f} ± {gap.std:.2f}", f"{low:+.2f} to {high:+.2f}", f"{gap.higher} of {gap.seeds}"]
+            cells += paired_difference(row["along"], row["across"]).cells()
         else:
             cells += ["–"] * 3
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
