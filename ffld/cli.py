@@ -3,8 +3,10 @@
 Errors in what the user gave (a config, a checkpoint, a dataset, an image, a device), a missing optional package,
 a diverged training and a failed experiment run end the command with one line on stderr,
 ``ffld <command>: error: <what and where>``, and exit status 1; any other exception (a bug) keeps its traceback.
-Output paths are checked before any work is done. Ctrl-C ends with one line and status 130 (a training run resumes
-from its last checkpoint), as does SIGTERM for ``ffld experiment``, which first terminates its training runs.
+Output paths are checked before any work is done. Ctrl-C and SIGTERM end ``ffld train`` and ``ffld experiment``
+with one line and status 130: a training run first checkpoints at the end of its current step (a second signal
+stops it at once), ``ffld experiment`` first stops its training runs so, and the same command resumes them. Other
+commands end so on Ctrl-C.
 """
 
 from __future__ import annotations
@@ -73,6 +75,7 @@ def _train(args: argparse.Namespace) -> None:
         overrides["output"] = args.output
     config = load_config(args.config, overrides)
     _output_folder(config.output)
+    signal.signal(signal.SIGTERM, _interrupt)  # until training starts, whose loop stops at a step boundary
     train(config)
 
 
@@ -120,13 +123,17 @@ def _predict(args: argparse.Namespace) -> None:
     _output_folder(args.output)
     device = choose_device(args.device)
     model, metadata = load_model(args.checkpoint, device)
-    unreadable = 0
+    failed = 0
     for path in args.images:
-        try:
+        try:  # on an error, the other images are still predicted
             image = load_image(path, convert=True)
-        except ImageFileError as error:  # the other images are still predicted
+            height, width = image.shape[:2]
+            if args.box and not (args.box[0] < width and args.box[1] < height and min(args.box[2:]) > 0):
+                box = " ".join(f"{v:g}" for v in args.box)
+                raise ValueError(f"{path}: --box {box} lies outside the {width}×{height} image")
+        except (ImageFileError, ValueError) as error:
             print(f"ffld predict: error: {error}", file=sys.stderr)
-            unreadable += 1
+            failed += 1
             continue
         if args.box:
             boxes = np.array([args.box], dtype=np.float64)
@@ -138,8 +145,8 @@ def _predict(args: argparse.Namespace) -> None:
         faces = predict_landmarks(model, metadata, image, boxes, device)
         drawn = save_prediction(image, faces, path, args.output)
         print(f"{path}: {len(faces)} face(s), landmarks drawn in {drawn}")
-    if unreadable:
-        raise ImageFileError(f"{unreadable} of {len(args.images)} images could not be read (named above)")
+    if failed:
+        raise ValueError(f"{failed} of {len(args.images)} images could not be predicted (named above)")
 
 
 def _bench(args: argparse.Namespace) -> None:
@@ -188,7 +195,7 @@ def _export(args: argparse.Namespace) -> None:
 
     _output_file(args.onnx)
     model, metadata = load_model(args.checkpoint)
-    path = export_onnx(model, args.onnx, metadata["input_size"])
+    path = export_onnx(model, args.onnx, metadata)
     print(json.dumps({"onnx": str(path), "input": [None, 3, metadata["input_size"], metadata["input_size"]]}))
 
 
@@ -215,7 +222,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--split", action="append", help="a subset to evaluate (repeatable; default: the dataset's test subsets)"
     )
     evaluate.add_argument(
-        "--threshold", type=_positive(float), help="AUC / failure-rate threshold (default: the dataset's)"
+        "--threshold",
+        type=_positive(float),
+        help="AUC / failure-rate threshold, a fraction (default: the dataset's, e.g. 0.08)",
     )
     evaluate.add_argument("--device", default="auto", help="auto, cpu or cuda")
     evaluate.add_argument("--workers", type=_positive(int, zero=True), default=0, help="image-decoding processes")

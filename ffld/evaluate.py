@@ -152,7 +152,8 @@ def evaluate_checkpoint(
         dataset: benchmark name (see :data:`ffld.data.registry.DATASETS`).
         root: the benchmark's folder.
         splits: subsets to evaluate (default: the benchmark's test subsets).
-        threshold: AUC / failure-rate threshold (default: the benchmark's usual one).
+        threshold: AUC / failure-rate threshold, a fraction of the normaliser in (0, 1) (default: the
+            benchmark's usual one, e.g. 0.08).
         output: a folder for ``results.json`` and ``per_image.csv``, with provenance.
         workers: image-decoding processes.
         convert: let the readers convert grayscale, 16-bit and 4-channel images to RGB.
@@ -163,9 +164,11 @@ def evaluate_checkpoint(
     settings the model was trained with, read from the model's metadata.
 
     Returns:
-        ``{"checkpoint", "checkpoint_sha256", "dataset", "threshold", "landmarks": "all" or "visible", "subsets":
-        {subset: [per-stage rows]}}``.
+        ``{"checkpoint", "checkpoint_sha256", "dataset", "threshold", "landmarks": "all" or "visible", "root" (the
+        dataset's folder, absolute), "subsets": {subset: [per-stage rows]}, "faces": {subset: count}}``.
     """
+    if threshold is not None and not 0 < threshold < 1:
+        raise ValueError(f"the threshold is a fraction of the normaliser (0.08 for 8%), got {threshold}")
     model, metadata = load_model(checkpoint, device)
     info = dataset_info(dataset)
     if model.num_landmarks != info.spec.num_points:
@@ -180,13 +183,14 @@ def evaluate_checkpoint(
         "threshold": threshold,
         "landmarks": "visible" if visible_only else "all",
     }
-    results["subsets"] = {}
+    results["subsets"], results["faces"] = {}, {}
     per_image = []
     trained_on = metadata.get("config", {}).get("data", {})
     synthface = None
     if info.name == "synthface" and trained_on.get("dataset") == "synthface":
         synthface = trained_on.get("synthface")
         root = trained_on.get("root") if root is None else root
+    results["root"] = None if root is None else str(Path(root).resolve())  # None: SynthFace's default cache
     for split in splits or list(info.test_splits):
         faces = prepare_faces(
             open_split(dataset, root, split, convert, synthface),
@@ -199,6 +203,7 @@ def evaluate_checkpoint(
         visible = visibility_mask(faces, dataset) if visible_only else None
         evaluation = evaluate_faces(model, faces, info, device, visible=visible)
         results["subsets"][split] = evaluation.summary(threshold)
+        results["faces"][split] = len(faces)
         for index, path in enumerate(evaluation.paths):
             per_image.append(
                 {

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -22,19 +24,24 @@ class StagesOnly(nn.Module):
         return torch.stack(self.model(images).stages)
 
 
-def export_onnx(model: FFLD, path: str | os.PathLike, input_size: int, opset: int = 18) -> Path:
+def export_onnx(model: FFLD, path: str | os.PathLike, metadata: dict[str, Any], opset: int = 18) -> Path:
     """Export ``model`` (eval mode, CPU) to ONNX with a dynamic batch dimension.
 
     The graph takes ``images`` (B, 3, S, S) float32 in [0, 1] and returns ``landmarks`` (K+1, B, N, 2); the
-    crops become ONNX ``GridSample`` nodes (opset ≥ 16).
+    crops become ONNX ``GridSample`` nodes (opset ≥ 16). ``metadata`` is the model file's (``S`` is its
+    ``input_size``); each of its entries is stored, as JSON, in the ONNX model's ``metadata_props``, so that the
+    file says how to crop a face for it (``input_size``, ``enlarge``, ``box``), its landmark layout and how it was
+    trained (``provenance``).
     """
+    import onnx
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     wrapper = StagesOnly(model.cpu()).eval()
-    example = torch.rand(2, 3, input_size, input_size)
+    size = metadata["input_size"]
     torch.onnx.export(
         wrapper,
-        (example,),
+        (torch.rand(2, 3, size, size),),
         str(path),
         input_names=["images"],
         output_names=["landmarks"],
@@ -42,6 +49,9 @@ def export_onnx(model: FFLD, path: str | os.PathLike, input_size: int, opset: in
         opset_version=opset,
         dynamo=False,
     )
+    exported = onnx.load(str(path))
+    onnx.helper.set_model_props(exported, {key: json.dumps(value) for key, value in metadata.items()})
+    onnx.save(exported, str(path))
     return path
 
 

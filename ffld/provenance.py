@@ -1,4 +1,5 @@
-"""Where a result came from: the command, commit, device, library versions and date, for every result file."""
+"""Where a result came from: the command, commit, device, library versions, date and working directory, for every
+result file."""
 
 from __future__ import annotations
 
@@ -81,6 +82,7 @@ def provenance(device: torch.device | str | None = None, command: list[str] | No
             "ffld": str(ffld.__version__),
         },
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "cwd": os.getcwd(),  # what the command's relative paths are relative to
     }
 
 

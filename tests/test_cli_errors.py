@@ -150,6 +150,12 @@ def test_numbers_out_of_range_are_refused_by_the_parser(capsys, argv, message):
     assert exit_info.value.code == 2 and message in capsys.readouterr().err
 
 
+def test_a_threshold_given_in_percent_is_refused_before_any_work(capsys):
+    assert error_line(capsys, "evaluate", "no-model.safetensors", "--dataset", "300w", "--threshold", "8") == (
+        "ffld evaluate: error: the threshold is a fraction of the normaliser (0.08 for 8%), got 8.0"
+    )
+
+
 def test_predict_refuses_an_empty_box_and_images_whose_outputs_collide(tmp_path, capsys):
     model = str(MODEL)
     assert error_line(capsys, "predict", "x.png", "--checkpoint", model, "--box", "215", "225", "40", "45") == (
@@ -174,8 +180,18 @@ def test_predict_goes_on_past_an_unreadable_image(tmp_path, capsys):
     captured = capsys.readouterr()
     errors = captured.err.splitlines()
     assert len(errors) == 2 and errors[0].startswith(f"ffld predict: error: {tmp_path / 'notes.png'}: ")
-    assert errors[1] == "ffld predict: error: 1 of 2 images could not be read (named above)"
+    assert errors[1] == "ffld predict: error: 1 of 2 images could not be predicted (named above)"
     assert (tmp_path / "out" / "face_face0.pts").exists() and "face.png: 1 face(s)" in captured.out
+
+    height, width = sample.image.shape[:2]
+    outside = ["1000", "1000", "1100", "1100"]
+    argv = ["predict", str(tmp_path / "face.png"), "--box", *outside, "--checkpoint", str(MODEL)]
+    assert main([*argv, "--output", str(tmp_path / "outside")]) == 1
+    assert capsys.readouterr().err.splitlines() == [
+        f"ffld predict: error: {tmp_path / 'face.png'}: --box 1000 1000 1100 1100 lies outside the {width}×{height} "
+        "image",
+        "ffld predict: error: 1 of 1 images could not be predicted (named above)",
+    ]
 
 
 def test_an_interrupt_ends_with_one_line_and_status_130(tmp_path, monkeypatch, capsys):

@@ -64,17 +64,24 @@ def test_bad_faces(tmp_path: Path) -> None:
     names[test_rows[1]] = "0/missing.jpg"
     bbox = truth["bbox"].copy()
     bbox[test_rows[2], 1] = bbox[test_rows[2], 0] - 1  # right < left
-    variables = {"bbox": bbox, "data": data, "mask_new": truth["mask"], "nameList": names, "ra": truth["ra"][None]}
+    mask = truth["mask"].copy()
+    for row in test_rows[3:5]:  # outer eye corners 6 and 11 (0-based) at one place: visible, then one hidden
+        data[row, [11, 30]] = data[row, [6, 25]]
+        mask[row, [6, 11]] = 1
+    mask[test_rows[4], 11] = 0  # an invisible corner's position is a guess: no normaliser is taken from it
+    variables = {"bbox": bbox, "data": data, "mask_new": mask, "nameList": names, "ra": truth["ra"][None]}
     write_mat_v5(tmp_path / "AFLWinfo_release.mat", variables)
     with pytest.raises(LandmarkFileError, match=rf"\[face {test_rows[0] + 1}\]: point 6 has a NaN or infinite"):
         AFLW19(tmp_path, "full")
-    with pytest.warns(UserWarning, match="skipped 3 face"):
+    with pytest.warns(UserWarning, match="skipped 4 face"):
         dataset = AFLW19(tmp_path, "full", on_error="skip")
-    assert len(dataset) == 4386 - 3
+    assert len(dataset) == 4386 - 4
     problems = [p.problem for p in dataset.skipped]
     assert problems[0] == "point 6 has a NaN or infinite coordinate"
     assert problems[1].startswith("image ") and problems[1].endswith("missing.jpg not found")
     assert problems[2].startswith("bad box [left, right, top, bottom]")
+    assert problems[3] == "the outer eye corners (points 7 and 12) coincide: the inter-ocular distance is 0"
+    assert dataset.skipped[3].path.endswith(f"[face {test_rows[3] + 1}]")
 
     variables["ra"] = np.ones((1, AFLW_TOTAL))
     write_mat_v5(tmp_path / "AFLWinfo_release.mat", variables)

@@ -107,6 +107,26 @@ def test_bad_faces_raise_or_are_reported(tree: tuple[Path, dict]) -> None:
     assert all(str(p).startswith(str(root)) for p in dataset.skipped)
 
 
+def test_faces_that_cannot_be_cropped_or_scored_are_named(tree: tuple[Path, dict]) -> None:
+    root, _ = tree
+    folder = root / "helen" / "testset"
+    collapsed = folder / "helen_testset_0_1.pts"
+    write_pts_text(collapsed, np.full((68, 2), 50.0))
+    same_corners = folder / "helen_testset_1_1.pts"
+    points = np.random.default_rng(1).uniform(1, 40, size=(68, 2))
+    points[45] = points[36]  # 1-based points 46 and 37: the outer eye corners
+    write_pts_text(same_corners, points)
+
+    with pytest.raises(LandmarkFileError) as error:
+        W300(root, "common")
+    assert str(error.value) == f"{collapsed}: the face box (x0, y0, x1, y1) = (49, 49, 49, 49) has no area"
+    with pytest.warns(UserWarning, match="skipped 2 face"):
+        dataset = W300(root, "common", on_error="skip")
+    assert [str(p) for p in dataset.skipped][1] == (
+        f"{same_corners}: the outer eye corners (points 37 and 46) coincide: the inter-ocular distance is 0"
+    )
+
+
 def _with_nan(path: Path) -> str:
     lines = path.read_text().splitlines()
     lines[5] = "nan 3.0"

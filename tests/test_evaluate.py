@@ -34,6 +34,7 @@ def test_visible_only_averages_the_visible_landmarks(cofw: tuple[Path, Path, np.
     every = evaluate_checkpoint(path, "cofw", str(root), convert=True)
     visible = evaluate_checkpoint(path, "cofw", str(root), convert=True, visible_only=True)
     assert (every["landmarks"], visible["landmarks"]) == ("all", "visible")
+    assert every["faces"] == {"test": 3} and every["root"] == str(root.resolve())
     # By hand, from the per-landmark errors (inter-pupil normalised, COFW's normaliser).
     faces = prepare_faces(open_split("cofw", str(root), "test", convert=True), 64, 1.25, "dataset")
     errors = evaluate_faces(load_model(path)[0], faces, dataset_info("cofw")).errors  # (K+1, M, N)

@@ -4,8 +4,10 @@ DDP, initial weights, evaluation precision, the CLI."""
 from __future__ import annotations
 
 import csv
+import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -26,6 +28,7 @@ from ffld.models import FFLD
 from ffld.multiloss import small_config
 from ffld.train import TrainingDiverged, engine, load_config, train
 from ffld.train.engine import Trainer
+from ffld.train.interrupt import SIGNALS, StopRequests
 from tests.test_distributed import free_port
 
 REPOSITORY = Path(__file__).resolve().parent.parent
@@ -97,25 +100,30 @@ def tiny_config(folder: Path, name: str, **changes) -> Path:
     return write_config(folder, name, **{**defaults, **changes})
 
 
+def start_training(config: Path, output: int) -> subprocess.Popen:
+    """``ffld train config`` in a process of its own, its stdout and stderr sent to ``output`` (text)."""
+    environment = {**os.environ, "PYTHONPATH": str(REPOSITORY), "OMP_NUM_THREADS": "1"}
+    command = [sys.executable, "-m", "ffld", "train", str(config)]
+    return subprocess.Popen(command, cwd=REPOSITORY, env=environment, stdout=output, stderr=output, text=True)
+
+
+def wait_for_epochs(process: subprocess.Popen, checkpoint: Path, epochs: int, timeout: float = 120) -> None:
+    """Wait until ``checkpoint`` holds ``epochs`` trained epochs, the process ends, or ``timeout`` seconds pass."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and process.poll() is None:
+        if checkpoint.exists() and load_state(checkpoint)["epoch"] >= epochs:
+            return
+        time.sleep(0.05)
+
+
 def test_killed_run_resumes_to_the_same_weights(tmp_path):
     uninterrupted = write_config(tmp_path, "whole")
     run_cli("train", str(uninterrupted))
 
     interrupted = write_config(tmp_path, "killed")
-    environment = {**os.environ, "PYTHONPATH": str(REPOSITORY), "OMP_NUM_THREADS": "1"}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "ffld", "train", str(interrupted)],
-        cwd=REPOSITORY,
-        env=environment,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    process = start_training(interrupted, subprocess.DEVNULL)
     checkpoint = tmp_path / "killed" / "last.pt"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and process.poll() is None:
-        if checkpoint.exists() and load_state(checkpoint)["epoch"] >= 1:  # mid-run: past one epoch end
-            break
-        time.sleep(0.05)
+    wait_for_epochs(process, checkpoint, 1)  # mid-run: past one epoch end
     assert process.poll() is None, "the run ended before it could be killed"
     process.send_signal(signal.SIGKILL)
     process.wait()
@@ -130,6 +138,70 @@ def test_killed_run_resumes_to_the_same_weights(tmp_path):
         assert torch.equal(expected[name], actual[name]), name
     assert (tmp_path / "killed" / "metrics.csv").read_text().count("\n") == 4  # header + 3 epochs
     assert untimed(load_state(checkpoint)["history"]) == untimed(load_state(tmp_path / "whole" / "last.pt")["history"])
+
+
+def test_stop_requests_turn_the_first_signal_into_a_flag_and_the_second_into_an_interrupt():
+    before = {signum: signal.getsignal(signum) for signum in SIGNALS}
+    with StopRequests() as stop:
+        signal.raise_signal(signal.SIGTERM)
+        assert stop.requested
+        with pytest.raises(KeyboardInterrupt):
+            signal.raise_signal(signal.SIGINT)
+    assert {signum: signal.getsignal(signum) for signum in SIGNALS} == before
+
+
+def test_a_signal_stops_training_at_the_next_step_boundary_with_a_checkpoint(tmp_path, monkeypatch, one_thread):
+    """No ``checkpoint_every``: without the stop, the last checkpoint would be the end of epoch 1."""
+    changes = {"optimizer__epochs": 2, "runtime__checkpoint_every": 0}
+    train(load_config(tiny_config(tmp_path, "whole", **changes)), log=quiet)
+    config = load_config(tiny_config(tmp_path, "stopped", **changes))
+    take_step = Trainer.train_step
+
+    def signalled(self, epoch, step):
+        losses = take_step(self, epoch, step)
+        if (epoch, step) == (1, 0):  # the first of epoch 2's two steps
+            signal.raise_signal(signal.SIGTERM)
+        return losses
+
+    monkeypatch.setattr(Trainer, "train_step", signalled)
+    lines = []
+    with pytest.raises(KeyboardInterrupt):
+        train(config, log=lines.append)
+    monkeypatch.undo()
+    checkpoint = tmp_path / "stopped" / "last.pt"
+    assert lines[-1] == f"stopped at epoch 2, step 1; {checkpoint} holds every step taken"
+    state = load_state(checkpoint)
+    assert (state["epoch"], state["step"]) == (1, 1)
+
+    resumed = []
+    train(config, log=resumed.append)
+    assert f"resumed from {checkpoint} at epoch 2, step 1" in resumed
+    expected, actual = weights(tmp_path / "whole"), weights(tmp_path / "stopped")
+    assert expected.keys() == actual.keys() and all(torch.equal(expected[k], actual[k]) for k in expected)
+    assert untimed(load_state(checkpoint)["history"]) == untimed(load_state(tmp_path / "whole" / "last.pt")["history"])
+
+
+def test_sigterm_ends_ffld_train_with_a_checkpoint_and_one_line(tmp_path):
+    config = tiny_config(tmp_path, "terminated", optimizer__epochs=100, runtime__checkpoint_every=0)
+    process = start_training(config, subprocess.PIPE)
+    checkpoint = tmp_path / "terminated" / "last.pt"
+    wait_for_epochs(process, checkpoint, 1)
+    process.send_signal(signal.SIGTERM)
+    stdout, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr
+    assert stderr == "ffld train: interrupted; the same command resumes from the last checkpoint\n"
+    assert f"; {checkpoint} holds every step taken" in stdout.splitlines()[-1]
+    state = load_state(checkpoint)
+    assert (
+        state["epoch"] < 100
+        and "stopped at "
+        + (
+            f"epoch {state['epoch'] + 1}, step {state['step']}"
+            if state["step"]
+            else f"the end of epoch {state['epoch']}"
+        )
+        in stdout
+    )
 
 
 def test_nan_loss_stops_with_the_last_good_checkpoint(tmp_path, monkeypatch):
@@ -260,9 +332,13 @@ def test_cli_round_trip_train_evaluate_predict_export(tmp_path):
     assert (tmp_path / "pred" / f"{image.stem}_landmarks.png").exists()
 
     run_cli("export", str(model_file), "--onnx", str(tmp_path / "model.onnx"))
+    import onnx
     import onnxruntime
 
-    model, _ = load_model(model_file)
+    model, metadata = load_model(model_file)
+    exported = onnx.load(str(tmp_path / "model.onnx"))
+    stored = {prop.key: json.loads(prop.value) for prop in exported.metadata_props}
+    assert stored == json.loads(json.dumps(metadata)) and stored["input_size"] == 64
     images = torch.rand(3, 3, 64, 64)
     with torch.no_grad():
         expected = torch.stack(model(images).stages).numpy()
@@ -347,6 +423,35 @@ def test_resume_refuses_a_changed_recipe_and_accepts_changed_runtime_settings(tm
     assert [row["epoch"] for row in history] == [1, 2] and history[1]["lr"] == 1e-3  # the run's own schedule
 
 
+def test_resume_accepts_moved_data_and_refuses_other_data(tmp_path, one_thread):
+    path = tiny_config(tmp_path, "moved")
+    train(load_config(path), log=quiet)
+    checkpoint = tmp_path / "moved" / "last.pt"
+    copy = tmp_path / "copy"
+    shutil.copytree(tmp_path / "synthface", copy)
+    resumed = []
+    train(load_config(path, {"data.root": str(copy), "optimizer.epochs": 2}), log=resumed.append)
+    assert f"resumed from {checkpoint} at epoch 2, step 0" in resumed
+    metadata = load_model(tmp_path / "moved" / "model.safetensors")[1]
+    assert len(metadata["earlier_provenance"]) == 1 and metadata["provenance"]["cwd"] == os.getcwd()
+    assert metadata["earlier_provenance"][0]["date"] <= metadata["provenance"]["date"]
+
+    first = sorted(copy.glob("*/train/*.pts"))[0]
+    lines = first.read_text().splitlines()
+    x, y = lines[3].split()
+    first.write_text("\n".join([*lines[:3], f"{float(x) + 0.5} {y}", *lines[4:]]) + "\n")
+    prefix = f"{checkpoint}: was trained on other data: the 'train' split at data.root={str(copy)!r} has"
+    with pytest.raises(ValueError) as error:
+        Trainer(load_config(path, {"data.root": str(copy), "optimizer.epochs": 3}), log=quiet)
+    assert str(error.value).startswith(f"{prefix} the same number of faces, with other landmarks; ")
+    meta = first.parent / "meta.json"  # SynthFace's list of faces
+    listing = json.loads(meta.read_text())
+    meta.write_text(json.dumps({**listing, "images": listing["images"][1:]}))
+    with pytest.raises(ValueError) as error:
+        Trainer(load_config(path, {"data.root": str(copy), "optimizer.epochs": 3}), log=quiet)
+    assert str(error.value).startswith(f"{prefix} 31 faces, not 32; ")
+
+
 class Killed(Exception):
     """Stands for a kill between two files of an epoch end."""
 
@@ -406,6 +511,19 @@ def test_init_weights_of_other_shapes_are_refused_naming_the_file_and_tensors(tm
         "(this model: (16, 3, 7, 7)), backbone.bn1.weight (32,) (this model: (16,))"
     )
     assert re.search(r" and \d+ more$", str(error.value))
+
+
+def test_init_weights_trained_at_another_input_size_are_refused(tmp_path):
+    init = tmp_path / "larger.safetensors"
+    config = load_config(tiny_config(tmp_path, "resized", init=str(init)))  # 64×64 crops
+    arguments = {"num_landmarks": 68, **vars(config.model)}
+    save_model(init, FFLD(**arguments), {"model": arguments, "input_size": 96})
+    with pytest.raises(ValueError) as error:
+        Trainer(config, log=quiet)
+    assert str(error.value) == (
+        f"{init}: was trained on 96×96 crops, but this run's data.input_size is 64; "
+        "train both steps at one size (--set data.input_size=96)"
+    )
 
 
 @pytest.mark.parametrize("content", [{"weights": torch.zeros(2)}, [1, 2]], ids=["dict-without-metadata", "list"])

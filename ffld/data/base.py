@@ -2,8 +2,9 @@
 
 A reader indexes its dataset when it is built: it parses every annotation, checks that every image file exists,
 and (with ``check_images=True``) decodes every image. A problem with one face (a malformed ``.pts``, NaN
-coordinates, a missing or unreadable image, ...) raises an error that names the file and the problem, or, with
-``on_error="skip"``, leaves that face out and records it in ``dataset.skipped``; a warning then gives the count.
+coordinates, a face box without area, coinciding outer eye corners, a missing or unreadable image, ...) raises an
+error that names the file and the problem, or, with ``on_error="skip"``, leaves that face out and records it in
+``dataset.skipped``; a warning then gives the count.
 Problems with the dataset as a whole (a missing folder, a ``.mat`` without its fields) always raise
 :class:`DatasetError`. An image that fails to decode in ``__getitem__`` raises :class:`~ffld.data.image.ImageFileError`.
 """
@@ -77,6 +78,22 @@ def check_landmarks(points: np.ndarray, num_points: int) -> np.ndarray:
     return points.astype(np.float32)
 
 
+def check_face_geometry(record: FaceRecord, spec: LandmarkSpec) -> None:
+    """Check that a face can be cropped and scored: its box has an area, and its outer eye corners (the inter-ocular
+    normaliser, ``spec.outer_eye_corners``) do not coincide where both are marked visible.
+
+    Raises:
+        ValueError: naming the problem (callers add the file).
+    """
+    x0, y0, x1, y1 = (float(v) for v in record.box)
+    if not (x1 > x0 and y1 > y0):
+        raise ValueError(f"the face box (x0, y0, x1, y1) = ({x0:g}, {y0:g}, {x1:g}, {y1:g}) has no area")
+    i, j = spec.outer_eye_corners
+    visible = record.extras.get("visible")
+    if (visible is None or (visible[i] and visible[j])) and np.array_equal(record.landmarks[i], record.landmarks[j]):
+        raise ValueError(f"the outer eye corners (points {i + 1} and {j + 1}) coincide: the inter-ocular distance is 0")
+
+
 def check_choice(what: str, value: Any, choices: Iterable[Any]) -> None:
     """Raise a :class:`DatasetError` naming ``what`` (e.g. "300W subset") when ``value`` is not one of ``choices``."""
     choices = list(choices)
@@ -129,10 +146,14 @@ class LandmarkDataset(torch.utils.data.Dataset):
     # -- building ------------------------------------------------------------------------------------------------
 
     def attempt(self, where: str | Path, action: Callable[[], T]) -> T | None:
-        """Run ``action`` for the face at ``where``; on bad input raise an error naming ``where`` (``on_error="raise"``)
+        """Run ``action`` for the face at ``where`` (a :class:`FaceRecord` it returns must pass
+        :func:`check_face_geometry`); on bad input raise an error naming ``where`` (``on_error="raise"``)
         or record a :class:`Problem` and return None (``on_error="skip"``)."""
         try:
-            return action()
+            result = action()
+            if isinstance(result, FaceRecord):
+                check_face_geometry(result, self.spec)
+            return result
         except DatasetError:
             raise
         except (LandmarkFileError, ImageFileError, ValueError) as error:
@@ -196,6 +217,7 @@ __all__ = [
     "OnError",
     "Problem",
     "check_choice",
+    "check_face_geometry",
     "check_landmarks",
     "landmark_box",
 ]

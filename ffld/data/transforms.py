@@ -22,6 +22,12 @@ allowing for its pixel-edge coordinates: the centre of the top-left pixel is (0.
 to apply the augmentation: it draws one set of parameters per call and has no mirror term, so it cannot give a
 per-sample map composed with the flip (and this module needs only torch).
 Parameters are drawn on the CPU from a seeded ``torch.Generator``, so a seed gives the same batch on any device.
+
+The trainer augments the prepared face crops (the box enlarged by ``data.enlarge``, cropped once, kept on the
+device), not the original images. What a shrink, a shift or a rotation brings into the frame from beyond the crop
+is therefore black, even where the original image had content, and a landmark may leave the frame (its coordinates
+then lie outside ``[0, W-1] × [0, H-1]``; it is still regressed). The paper does not say how its augmentation pads;
+test crops are never augmented.
 """
 
 from __future__ import annotations

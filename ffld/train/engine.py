@@ -7,16 +7,18 @@ reaches the same weights as an uninterrupted run (bit for bit on CPU). It resume
 started with: only the keys of :data:`~ffld.train.config.RESUMABLE` (the number of epochs, the output folder, the
 runtime settings that do not change what is computed, the data's folder and ``init``) may differ.
 
-Files in the run folder: ``last.pt`` (the training state, rewritten atomically at every epoch end and every
-``checkpoint_every`` steps), ``model.safetensors`` (the latest weights for inference, with their metadata),
-``metrics.csv`` (one row per epoch, rewritten from the checkpointed history) and ``tensorboard/``. Running a
-finished run again rewrites ``model.safetensors`` and ``metrics.csv`` from ``last.pt``, in case a kill cut them
-short.
+Files in the run folder: ``last.pt`` (the training state, rewritten atomically at every epoch end, every
+``checkpoint_every`` steps, and at the step where Ctrl-C or SIGTERM stops the run), ``model.safetensors`` (the
+latest weights for inference, with their metadata), ``metrics.csv`` (one row per epoch, rewritten from the
+checkpointed history) and ``tensorboard/``. Running a finished run again rewrites ``model.safetensors`` and
+``metrics.csv`` from ``last.pt``, in case a kill cut them short. A resumed run checks that its training faces are
+those it started with (their number and landmarks), wherever ``data.root`` now points.
 """
 
 from __future__ import annotations
 
 import gc
+import hashlib
 import math
 import time
 from collections.abc import Callable
@@ -40,6 +42,7 @@ from ffld.models import FFLD
 from ffld.provenance import provenance
 from ffld.train import distributed
 from ffld.train.config import RESUMABLE, TrainConfig, config_to_dict, resume_differences
+from ffld.train.interrupt import StopRequests
 from ffld.train.objective import MultiLoss
 
 
@@ -124,6 +127,7 @@ class Trainer:
         state = self._read_checkpoint()  # before the data are prepared: a run that cannot resume stops at once
 
         self.provenance = provenance(self.device)  # how this run was started, stored with every checkpoint
+        self.earlier_provenance: list[dict[str, Any]] = []  # the invocations that trained it before, oldest first
         self.info = dataset_info(config.data.dataset)
         if not self.process.is_main:  # let rank 0 generate or decode first (e.g. SynthFace's cache), then read
             distributed.barrier()
@@ -192,8 +196,16 @@ class Trainer:
 
     def _load_initial_weights(self, path: str) -> None:
         """Start from the weights of ``path`` (Sect. 6.6: the pre-trained baseline); the tensors it lacks (the
-        CropNets of a baseline) keep their initialisation."""
-        new = load_weights_from(self.model, load_model(path)[0].state_dict(), path)
+        CropNets of a baseline) keep their initialisation. ``ValueError`` if they were trained on crops of another
+        size than ``data.input_size`` (a model predicts coordinates in pixels of its crops)."""
+        model, metadata = load_model(path)
+        size, trained = self.config.data.input_size, metadata.get("input_size")
+        if trained is not None and trained != size:
+            raise ValueError(
+                f"{path}: was trained on {trained}×{trained} crops, but this run's data.input_size is {size}; "
+                f"train both steps at one size (--set data.input_size={trained})"
+            )
+        new = load_weights_from(self.model, model.state_dict(), path)
         self.log(f"initialised from {path}" + (f"; newly initialised: {', '.join(new)}" if new else ""))
 
     @property
@@ -212,6 +224,7 @@ class Trainer:
             "box": data.box,
             "config": config_to_dict(self.config),
             "provenance": self.provenance,
+            "earlier_provenance": self.earlier_provenance,
         }
 
     def _state(self) -> dict[str, Any]:
@@ -226,8 +239,14 @@ class Trainer:
             "align_best": self.align_best,
             "align_stale": self.align_stale,
             "history": self.history,
+            "train_data": self._train_data(),
             "metadata": self.metadata(),
         }
+
+    def _train_data(self) -> dict[str, Any]:
+        """What identifies the training faces: their number and the SHA-256 of their landmarks (as read, in order)."""
+        landmarks = self.train_faces.original.numpy().astype("<f4").tobytes()
+        return {"faces": len(self.train_faces), "landmarks_sha256": hashlib.sha256(landmarks).hexdigest()}
 
     def _read_checkpoint(self) -> dict[str, Any] | None:
         """The training state to resume from, ``None`` for a new run.
@@ -255,6 +274,19 @@ class Trainer:
         return state
 
     def _restore(self, state: dict[str, Any]) -> None:
+        """Continue from ``state``; ``ValueError`` if it was trained on other faces than ``data.root`` now holds (a
+        moved ``data.root`` must hold the same data)."""
+        saved, now = state.get("train_data"), self._train_data()
+        if saved is not None and saved != now:  # (checkpoints before ffld recorded it lack the entry)
+            same = (
+                "the same number of faces, with other landmarks"
+                if saved["faces"] == now["faces"]
+                else f"{now['faces']} faces, not {saved['faces']}"
+            )
+            raise ValueError(
+                f"{self.checkpoint_path}: was trained on other data: the {self.config.data.train!r} split at "
+                f"data.root={self.config.data.root!r} has {same}; use another output folder or the run's data"
+            )
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
@@ -262,6 +294,8 @@ class Trainer:
         self.objective.align_sigma = state["align_sigma"]
         self.align_best, self.align_stale = state["align_best"], state["align_stale"]
         self.history = state["history"]
+        saved = state["metadata"]
+        self.earlier_provenance = [*saved.get("earlier_provenance", []), saved["provenance"]]
         self.log(f"resumed from {self.checkpoint_path} at epoch {self.epoch + 1}, step {self.step}")
 
     # -- one step --------------------------------------------------------------------------------------------------
@@ -394,42 +428,70 @@ class Trainer:
 
             writer = SummaryWriter(self.output / "tensorboard", purge_step=self.epoch + 1)
             self.log(f"training on {self.device} ({self.process.world_size} process(es)), output {self.output}")
-        try:
-            while self.epoch < self.config.optimizer.epochs:
-                started = time.perf_counter()
-                bar = tqdm(
-                    total=self.steps_per_epoch,
-                    initial=self.step,
-                    desc=f"epoch {self.epoch + 1}/{self.config.optimizer.epochs}",
-                    disable=None if self.process.is_main else True,
-                    leave=False,
-                )
-                while self.step < self.steps_per_epoch:
-                    losses = self.train_step(self.epoch, self.step)
-                    self.running += torch.tensor(losses, dtype=torch.float64)
-                    self.step += 1
-                    bar.update()
-                    bar.set_postfix(loss=f"{losses[0]:.4g}")
-                    every = self.config.runtime.checkpoint_every
-                    if every and self.step % every == 0 and self.step < self.steps_per_epoch:
-                        self.save()
-                bar.close()
-                row = self._end_of_epoch(time.perf_counter() - started)
-                self.scheduler.step()
-                self.history.append(row)
-                self.epoch, self.step = self.epoch + 1, 0
-                self.running.zero_()
-                self.save()
+        with StopRequests() as stop:
+            try:
+                self._train_epochs(stop, writer)
+            finally:
                 if writer is not None:
-                    for key, value in row.items():
-                        if key != "epoch":
-                            writer.add_scalar(key, value, row["epoch"])
-                    writer.flush()
-                self.log(_summary(row))
-        finally:
-            if writer is not None:
-                writer.close()
+                    writer.close()
         return self.history
+
+    def _train_epochs(self, stop: StopRequests, writer: Any) -> None:
+        """Train the epochs left. On a stop request (:mod:`~ffld.train.interrupt`), checkpoint at the next step
+        boundary and raise ``KeyboardInterrupt``."""
+        while self.epoch < self.config.optimizer.epochs:
+            started = time.perf_counter()
+            bar = tqdm(
+                total=self.steps_per_epoch,
+                initial=self.step,
+                desc=f"epoch {self.epoch + 1}/{self.config.optimizer.epochs}",
+                disable=None if self.process.is_main else True,
+                leave=False,
+            )
+            while self.step < self.steps_per_epoch:
+                losses = self.train_step(self.epoch, self.step)
+                self.running += torch.tensor(losses, dtype=torch.float64)
+                self.step += 1
+                bar.update()
+                bar.set_postfix(loss=f"{losses[0]:.4g}")
+                if self.step == self.steps_per_epoch:
+                    break  # the epoch end checkpoints
+                every = self.config.runtime.checkpoint_every
+                stopping = self._stop_agreed(stop.requested)
+                if stopping or (every and self.step % every == 0):
+                    self.save()
+                if stopping:
+                    self._stop(bar)
+            bar.close()
+            row = self._end_of_epoch(time.perf_counter() - started)
+            self.scheduler.step()
+            self.history.append(row)
+            self.epoch, self.step = self.epoch + 1, 0
+            self.running.zero_()
+            self.save()
+            if writer is not None:
+                for key, value in row.items():
+                    if key != "epoch":
+                        writer.add_scalar(key, value, row["epoch"])
+                writer.flush()
+            self.log(_summary(row))
+            if self.epoch < self.config.optimizer.epochs and self._stop_agreed(stop.requested):
+                self._stop(bar)
+
+    def _stop_agreed(self, requested: bool) -> bool:
+        """Whether any process was asked to stop: every process must checkpoint at the same step, since
+        :meth:`save` averages over them."""
+        if not dist.is_initialized():
+            return requested
+        flag = torch.tensor([float(requested)], device=self.device)
+        dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+        return bool(flag.item())
+
+    def _stop(self, bar: tqdm) -> None:
+        bar.close()
+        where = f"epoch {self.epoch + 1}, step {self.step}" if self.step else f"the end of epoch {self.epoch}"
+        self.log(f"stopped at {where}; {self.checkpoint_path} holds every step taken")
+        raise KeyboardInterrupt
 
     def close(self) -> None:
         """Drop the DDP wrapper, then leave the process group (when one was joined).
