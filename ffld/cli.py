@@ -4,7 +4,7 @@ Errors in what the user gave (a config, a checkpoint, a dataset, an image, a dev
 a diverged training and a failed experiment run end the command with one line on stderr,
 ``ffld <command>: error: <what and where>``, and exit status 1; any other exception (a bug) keeps its traceback.
 Output paths are checked before any work is done. Ctrl-C and SIGTERM end ``ffld train`` and ``ffld experiment``
-with one line and status 130: a training run first checkpoints at the end of its current step (a second signal
+with one line and status 130: a training run first checkpoints at the end of its current step (a second Ctrl-C
 stops it at once), ``ffld experiment`` first stops its training runs so, and the same command resumes them. Other
 commands end so on Ctrl-C.
 """

@@ -3,7 +3,9 @@
 A scheduler's preemption (SLURM, Kubernetes, ``torchrun`` passing its own SIGTERM on) and a reader's Ctrl-C both
 arrive as a signal in the middle of some step. Rather than abandon the steps since the last checkpoint, the
 training loop asks :class:`StopRequests` after every step whether a signal came, and if so checkpoints and stops.
-A second signal stops at once (``KeyboardInterrupt``), for a run that must end now.
+A second Ctrl-C stops at once (``KeyboardInterrupt``), for a run that must end now. Further SIGTERMs do not: a
+run can be sent both, as when Ctrl-C in a terminal reaches ``ffld experiment``'s (or ``torchrun``'s) training
+processes and their parent, which then terminates them too.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 class StopRequests:
-    """Context manager: while it is active, SIGINT and SIGTERM set :attr:`requested` instead of interrupting.
+    """Context manager: while it is active, SIGINT and SIGTERM set :attr:`requested` instead of interrupting, except
+    a SIGINT after a request, which raises ``KeyboardInterrupt``.
 
     Signal handlers can only be installed from the main thread; elsewhere (a training run started from another
     thread) it installs none, and signals keep their handlers. The previous handlers are restored on exit.
@@ -27,7 +30,7 @@ class StopRequests:
         self._previous: dict[int, object] = {}
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
-        if self.requested:
+        if self.requested and signum == signal.SIGINT:
             raise KeyboardInterrupt
         self.requested = True
 
