@@ -142,7 +142,7 @@ def _predict(args: argparse.Namespace) -> None:
             if not len(boxes):
                 print(f"{path}: no face found (give one with --box X0 Y0 X1 Y1)", file=sys.stderr)
                 continue
-        faces = predict_landmarks(model, metadata, image, boxes, device)
+        faces = predict_landmarks(model, metadata, image, boxes, device, args.passes)
         drawn = save_prediction(image, faces, path, args.output)
         print(f"{path}: {len(faces)} face(s), landmarks drawn in {drawn}")
     if failed:
@@ -240,6 +240,12 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--checkpoint", required=True, help="a .safetensors model file or a .pt checkpoint")
     predict.add_argument(
         "--box", nargs=4, type=float, metavar=("X0", "Y0", "X1", "Y1"), help="the face box (skips detection)"
+    )
+    predict.add_argument(
+        "--passes",
+        type=_positive(int),
+        help="crops per face: the first around the box, each later one around the last landmarks' box (default: 2, "
+        "or 1 for a model trained on dataset boxes; 1 if --box is already the landmarks' box)",
     )
     predict.add_argument("--output", default="predictions", help="folder for the drawings and .pts files")
     predict.add_argument("--device", default="auto", help="auto, cpu or cuda")

@@ -7,13 +7,17 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import yaml
 
 import ffld.checkpoint
 from ffld.bench import DLIB_INSTALL
+from ffld.checkpoint import load_model
 from ffld.cli import main
+from ffld.data.pts import read_pts
+from ffld.predict import predict_landmarks
 
 MODEL = Path(__file__).resolve().parents[1] / "data" / "models" / "synthface-cpu-baseline.safetensors"
 NO_GPU = pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without a CUDA GPU")
@@ -182,6 +186,17 @@ def test_predict_goes_on_past_an_unreadable_image(tmp_path, capsys):
     assert len(errors) == 2 and errors[0].startswith(f"ffld predict: error: {tmp_path / 'notes.png'}: ")
     assert errors[1] == "ffld predict: error: 1 of 2 images could not be predicted (named above)"
     assert (tmp_path / "out" / "face_face0.pts").exists() and "face.png: 1 face(s)" in captured.out
+
+    model, metadata = load_model(MODEL)
+    written = {}
+    for passes in (1, 3):
+        argv = ["predict", str(tmp_path / "face.png"), "--box", *box, "--passes", str(passes)]
+        assert main([*argv, "--checkpoint", str(MODEL), "--output", str(tmp_path / f"passes{passes}")]) == 0
+        expected = predict_landmarks(model, metadata, sample.image, np.array([[float(v) for v in box]]), passes=passes)
+        written[passes] = read_pts(tmp_path / f"passes{passes}" / "face_face0.pts", 68)
+        np.testing.assert_allclose(written[passes], expected[0], rtol=0, atol=1e-6)  # .pts keeps 6 decimals
+    assert np.abs(written[1] - written[3]).max() > 0.01  # the option reaches the prediction
+    capsys.readouterr()
 
     height, width = sample.image.shape[:2]
     outside = ["1000", "1000", "1100", "1100"]
