@@ -97,7 +97,9 @@ def _evaluate(args: argparse.Namespace) -> None:
         args.workers,
         args.convert,
         args.visible_only,
+        args.normaliser,
     )
+    print(f"{args.dataset}, NME normalised by {results['normaliser']}:")
     print("\n".join(evaluation_lines(results)))
     if args.output:
         print(f"results written to {Path(args.output) / 'results.json'} and per_image.csv")
@@ -202,6 +204,7 @@ def _export(args: argparse.Namespace) -> None:
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every sub-command."""
     from ffld.bench import MODES
+    from ffld.data.registry import NORMALISERS
 
     parser = argparse.ArgumentParser(
         prog="ffld", description="Fine-grained facial landmark detection (Yan, Duffner et al., CVIU 2020)."
@@ -225,6 +228,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--threshold",
         type=_positive(float),
         help="AUC / failure-rate threshold, a fraction (default: the dataset's, e.g. 0.08)",
+    )
+    evaluate.add_argument(
+        "--normaliser", choices=list(NORMALISERS), help="NME normaliser (default: the dataset's, see data/README.md)"
     )
     evaluate.add_argument("--device", default="auto", help="auto, cpu or cuda")
     evaluate.add_argument("--workers", type=_positive(int, zero=True), default=0, help="image-decoding processes")

@@ -3,7 +3,8 @@
 Faces are cropped as in training (:mod:`ffld.data.prepared`); predictions are mapped back through the inverse of
 each crop's affine matrix and compared with the original annotation, normalised as the benchmark's protocol
 says (inter-ocular for 300W/300VW/WFLW/SynthFace, face size for AFLW, inter-pupil for COFW; see
-:mod:`ffld.data.registry` for why COFW's is not the face size its table's caption names).
+:mod:`ffld.data.registry` for why COFW's is not the face size its table's caption names), or by another normaliser
+on request (300W's inter-pupil half of Table 1).
 """
 
 from __future__ import annotations
@@ -117,7 +118,7 @@ def evaluate_faces(
     if truth is None:
         truth = faces.extras.get("clean_landmarks", faces.original).numpy()
     truth = np.asarray(truth, dtype=np.float64)
-    norms = np.asarray(info.normaliser(truth, faces.boxes.numpy().astype(np.float64)), dtype=np.float64)
+    norms = np.asarray(info.norms(truth, faces.boxes.numpy().astype(np.float64)), dtype=np.float64)
     errors = np.stack([landmark_errors(s, truth, norms) for s in stages])
     if visible is not None:
         visible = check_visible(visible, errors.shape[1:])
@@ -144,6 +145,7 @@ def evaluate_checkpoint(
     workers: int = 0,
     convert: bool = False,
     visible_only: bool = False,
+    normaliser: str | None = None,
 ) -> dict[str, Any]:
     """Evaluate a model file or checkpoint on a benchmark's test subsets and optionally write the results.
 
@@ -159,18 +161,22 @@ def evaluate_checkpoint(
         convert: let the readers convert grayscale, 16-bit and 4-channel images to RGB.
         visible_only: average each face's errors over its visible landmarks only (:func:`visibility_mask`; SAN's
             AFLW protocol; the paper does not say which it used, and HRNet averages over all 19).
+        normaliser: a key of :data:`~ffld.data.registry.NORMALISERS` instead of the benchmark's own (e.g.
+            ``"inter-pupil"`` for the upper half of Table 1 on 300W).
 
     SynthFace is generated (or found in its cache under ``root``, by default the training run's) with the generator
     settings the model was trained with, read from the model's metadata.
 
     Returns:
-        ``{"checkpoint", "checkpoint_sha256", "dataset", "threshold", "landmarks": "all" or "visible", "root" (the
-        dataset's folder, absolute), "subsets": {subset: [per-stage rows]}, "faces": {subset: count}}``.
+        ``{"checkpoint", "checkpoint_sha256", "dataset", "threshold", "normaliser", "landmarks": "all" or
+        "visible", "root" (the dataset's folder, absolute), "subsets": {subset: [per-stage rows]}, "faces":
+        {subset: count}}``.
     """
     if threshold is not None and not 0 < threshold < 1:
         raise ValueError(f"the threshold is a fraction of the normaliser (0.08 for 8%), got {threshold}")
-    model, metadata = load_model(checkpoint, device)
     info = dataset_info(dataset)
+    info = info if normaliser is None else info.normalised_by(normaliser)
+    model, metadata = load_model(checkpoint, device)
     if model.num_landmarks != info.spec.num_points:
         raise ValueError(
             f"{checkpoint}: the model predicts {model.num_landmarks} landmarks, {dataset} has {info.spec.num_points}"
@@ -181,6 +187,7 @@ def evaluate_checkpoint(
         "checkpoint_sha256": sha256_of(checkpoint),
         "dataset": dataset,
         "threshold": threshold,
+        "normaliser": info.normaliser,
         "landmarks": "visible" if visible_only else "all",
     }
     results["subsets"], results["faces"] = {}, {}

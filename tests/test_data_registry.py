@@ -30,13 +30,22 @@ def test_point_normalisers(name: str, first: list[int], second: list[int]) -> No
     truth, boxes = _faces(info.spec.num_points)
     truth[:, first] = [[[1.0, 2.0]], [[0.0, 0.0]]]
     truth[:, second] = [[[4.0, 6.0]], [[6.0, 8.0]]]  # distances 5 and 10
-    np.testing.assert_allclose(info.normaliser(truth, boxes), [5.0, 10.0], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(info.norms(truth, boxes), [5.0, 10.0], rtol=0, atol=1e-12)
 
 
 def test_aflw_is_normalised_by_face_size() -> None:
     info = dataset_info("aflw")
     truth, boxes = _faces(info.spec.num_points)
-    np.testing.assert_allclose(info.normaliser(truth, boxes), [60.0, 60.0], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(info.norms(truth, boxes), [60.0, 60.0], rtol=0, atol=1e-12)
+
+
+def test_300w_can_be_normalised_by_its_pupils_as_in_table_1s_upper_half() -> None:
+    info = dataset_info("300w").normalised_by("inter-pupil")
+    truth, boxes = _faces(68)
+    truth[:, 36:42] = [[3.0, 2.0]]  # every point of the right eye's contour: its centre
+    truth[:, 42:48] = [[[6.0, 6.0]], [[9.0, 10.0]]]  # distances 5 and 10 from (3, 2)
+    np.testing.assert_allclose(info.norms(truth, boxes), [5.0, 10.0], rtol=0, atol=1e-12)
+    assert (info.normaliser, dataset_info("300w").normaliser) == ("inter-pupil", "inter-ocular")
 
 
 def test_every_benchmark_is_covered_and_unknown_names_are_refused() -> None:

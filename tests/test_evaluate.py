@@ -63,7 +63,25 @@ def test_the_command_line_scores_visible_landmarks(
     assert main([*command, "--device", "cpu"]) == 0
     lines = capsys.readouterr().out.splitlines()
     shown = [f"test S{row['stage']}: NME {row['nme']:.2f}%" for row in expected]
-    assert [line.split(",")[0].strip() for line in lines] == shown
+    assert lines[0] == "cofw, NME normalised by inter-pupil:"
+    assert [line.split(",")[0].strip() for line in lines[1:]] == shown
+
+
+def test_another_normaliser_rescales_every_error(cofw: tuple[Path, Path, np.ndarray]) -> None:
+    """COFW by its outer eye corners (points 8 and 9, 0-based) instead of its pupils: each landmark's distance is
+    the same, divided by another per-face distance."""
+    root, path, _ = cofw
+    ocular = evaluate_checkpoint(path, "cofw", str(root), convert=True, normaliser="inter-ocular")
+    assert ocular["normaliser"] == "inter-ocular"
+    faces = prepare_faces(open_split("cofw", str(root), "test", convert=True), 64, 1.25, "dataset")
+    by_pupils = evaluate_faces(load_model(path)[0], faces, dataset_info("cofw"))
+    corners = np.linalg.norm(by_pupils.truth[:, 8] - by_pupils.truth[:, 9], axis=-1)
+    for stage in range(2):
+        distances = by_pupils.errors[stage] * by_pupils.norms[:, None]  # (M, N) pixels
+        by_hand = 100 * (distances / corners[:, None]).mean()
+        assert ocular["subsets"]["test"][stage]["nme"] == pytest.approx(by_hand, rel=1e-12)
+    with pytest.raises(ValueError, match="unknown normaliser 'pupils'; choose one of inter-ocular, inter-pupil"):
+        evaluate_checkpoint(path, "cofw", str(root), convert=True, normaliser="pupils")
 
 
 def test_per_image_rows_are_told_apart_by_index(cofw: tuple[Path, Path, np.ndarray], tmp_path: Path) -> None:

@@ -38,6 +38,15 @@ from ffld.data.w300 import W300
 from ffld.data.wflw import ATTRIBUTES, WFLW
 
 Opener = Callable[..., torch.utils.data.Dataset]
+Normaliser = Callable[[np.ndarray, np.ndarray, LandmarkSpec], np.ndarray]
+
+NORMALISERS: dict[str, Normaliser] = {
+    "inter-ocular": lambda truth, boxes, spec: inter_ocular(truth, spec),
+    "inter-pupil": lambda truth, boxes, spec: inter_pupil(truth, spec),
+    "face-size": lambda truth, boxes, spec: face_size(boxes),
+}
+"""The NMEs' normalisers by name: ``(truth (M, N, 2), boxes (M, 4), spec) -> (M,)`` distances (see
+:mod:`ffld.data.specs`)."""
 
 
 @dataclass(frozen=True)
@@ -47,7 +56,7 @@ class DatasetInfo:
     Attributes:
         name: registry name.
         spec: landmark layout.
-        normaliser: ``(truth (M, N, 2), boxes (M, 4)) -> (M,)`` distances of the benchmark's NME.
+        normaliser: the benchmark's NME normaliser, a key of :data:`NORMALISERS`.
         test_splits: the subsets evaluated by default.
         threshold: the usual AUC / failure-rate threshold.
         opener: ``(root, split, **options) -> dataset``.
@@ -55,22 +64,20 @@ class DatasetInfo:
 
     name: str
     spec: LandmarkSpec
-    normaliser: Callable[[np.ndarray, np.ndarray], np.ndarray]
+    normaliser: str
     test_splits: tuple[str, ...]
     threshold: float
     opener: Opener
 
+    def norms(self, truth: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+        """(M,) NME normalisers of M faces from their landmarks ``truth`` (M, N, 2) and face boxes (M, 4)."""
+        return NORMALISERS[self.normaliser](truth, boxes, self.spec)
 
-def _by_inter_ocular(spec: LandmarkSpec) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
-    return lambda truth, boxes: inter_ocular(truth, spec)
-
-
-def _by_inter_pupil(spec: LandmarkSpec) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
-    return lambda truth, boxes: inter_pupil(truth, spec)
-
-
-def _by_face_size(truth: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-    return face_size(boxes)
+    def normalised_by(self, normaliser: str) -> DatasetInfo:
+        """This benchmark scored with another normaliser (e.g. 300W's inter-pupil half of Table 1)."""
+        if normaliser not in NORMALISERS:
+            raise ValueError(f"unknown normaliser {normaliser!r}; choose one of {', '.join(NORMALISERS)}")
+        return dataclasses.replace(self, normaliser=normaliser)
 
 
 def _open_wflw(root: str, split: str, **options: Any) -> torch.utils.data.Dataset:
@@ -116,17 +123,15 @@ def _open_synthface(root: str | None, split: str, synthface: dict[str, Any] | No
 DATASETS: dict[str, DatasetInfo] = {
     info.name: info
     for info in (
-        DatasetInfo(
-            "synthface", IBUG68, _by_inter_ocular(IBUG68), ("common", "challenge", "full"), 0.08, _open_synthface
-        ),
-        DatasetInfo("300w", IBUG68, _by_inter_ocular(IBUG68), ("common", "challenge", "full"), 0.08, W300),
-        DatasetInfo("300vw", IBUG68, _by_inter_ocular(IBUG68), ("1", "2", "3"), 0.08, _open_300vw),
-        DatasetInfo("aflw", AFLW19_SPEC, _by_face_size, ("full", "frontal"), 0.07, AFLW19),
-        DatasetInfo("cofw", COFW29, _by_inter_pupil(COFW29), ("test",), 0.10, COFW),
+        DatasetInfo("synthface", IBUG68, "inter-ocular", ("common", "challenge", "full"), 0.08, _open_synthface),
+        DatasetInfo("300w", IBUG68, "inter-ocular", ("common", "challenge", "full"), 0.08, W300),
+        DatasetInfo("300vw", IBUG68, "inter-ocular", ("1", "2", "3"), 0.08, _open_300vw),
+        DatasetInfo("aflw", AFLW19_SPEC, "face-size", ("full", "frontal"), 0.07, AFLW19),
+        DatasetInfo("cofw", COFW29, "inter-pupil", ("test",), 0.10, COFW),
         DatasetInfo(
             "wflw",
             WFLW98,
-            _by_inter_ocular(WFLW98),
+            "inter-ocular",
             ("test", *(f"test:{attribute}" for attribute in ATTRIBUTES)),
             0.10,
             _open_wflw,
@@ -168,4 +173,13 @@ def open_split(
     return info.opener(root, split, convert=convert)
 
 
-__all__ = ["ANNOTATION_NOISE", "DATASETS", "DatasetInfo", "dataset_info", "open_split", "synthface_config"]
+__all__ = [
+    "ANNOTATION_NOISE",
+    "DATASETS",
+    "NORMALISERS",
+    "DatasetInfo",
+    "Normaliser",
+    "dataset_info",
+    "open_split",
+    "synthface_config",
+]
