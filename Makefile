@@ -9,6 +9,9 @@ BIN := $(VENV)/bin
 OLDEST := $(VENV)/oldest
 OLDEST_TORCH := torch==2.11.0
 OLDEST_TORCHVISION := torchvision==0.26.0
+# Matplotlib's font cache and settings live with the environment: a cache shared through ~/.cache lists the font
+# files of whichever environment built it, and a user's matplotlibrc would change the chapters' figures.
+export MPLCONFIGDIR := $(abspath $(VENV))/matplotlib
 
 .PHONY: book test test-oldest outputs
 
