@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 from pathlib import Path
@@ -39,17 +40,18 @@ def export_onnx(model: FFLD, path: str | os.PathLike, metadata: dict[str, Any], 
     path.parent.mkdir(parents=True, exist_ok=True)
     wrapper = StagesOnly(model.cpu()).eval()
     size = metadata["input_size"]
+    graph = io.BytesIO()
     torch.onnx.export(
         wrapper,
         (torch.rand(2, 3, size, size),),
-        str(path),
+        graph,
         input_names=["images"],
         output_names=["landmarks"],
         dynamic_axes={"images": {0: "batch"}, "landmarks": {1: "batch"}},
         opset_version=opset,
         dynamo=False,
     )
-    exported = onnx.load(str(path))
+    exported = onnx.load_from_string(graph.getvalue())
     onnx.helper.set_model_props(exported, {key: json.dumps(value) for key, value in metadata.items()})
     onnx.save(exported, str(path))
     return path

@@ -17,6 +17,7 @@ those it started with (their number and landmarks), wherever ``data.root`` now p
 
 from __future__ import annotations
 
+import functools
 import gc
 import hashlib
 import math
@@ -239,11 +240,12 @@ class Trainer:
             "align_best": self.align_best,
             "align_stale": self.align_stale,
             "history": self.history,
-            "train_data": self._train_data(),
+            "train_data": self.train_data,
             "metadata": self.metadata(),
         }
 
-    def _train_data(self) -> dict[str, Any]:
+    @functools.cached_property
+    def train_data(self) -> dict[str, Any]:
         """What identifies the training faces: their number and the SHA-256 of their landmarks (as read, in order)."""
         landmarks = self.train_faces.original.numpy().astype("<f4").tobytes()
         return {"faces": len(self.train_faces), "landmarks_sha256": hashlib.sha256(landmarks).hexdigest()}
@@ -276,7 +278,7 @@ class Trainer:
     def _restore(self, state: dict[str, Any]) -> None:
         """Continue from ``state``; ``ValueError`` if it was trained on other faces than ``data.root`` now holds (a
         moved ``data.root`` must hold the same data)."""
-        saved, now = state.get("train_data"), self._train_data()
+        saved, now = state.get("train_data"), self.train_data
         if saved is not None and saved != now:  # (checkpoints before ffld recorded it lack the entry)
             same = (
                 "the same number of faces, with other landmarks"
@@ -461,7 +463,8 @@ class Trainer:
                 if stopping or (every and self.step % every == 0):
                     self.save()
                 if stopping:
-                    self._stop(bar)
+                    bar.close()
+                    self._stop()
             bar.close()
             row = self._end_of_epoch(time.perf_counter() - started)
             self.scheduler.step()
@@ -476,7 +479,7 @@ class Trainer:
                 writer.flush()
             self.log(_summary(row))
             if self.epoch < self.config.optimizer.epochs and self._stop_agreed(stop.requested):
-                self._stop(bar)
+                self._stop()
 
     def _stop_agreed(self, requested: bool) -> bool:
         """Whether any process was asked to stop: every process must checkpoint at the same step, since
@@ -487,8 +490,7 @@ class Trainer:
         dist.all_reduce(flag, op=dist.ReduceOp.MAX)
         return bool(flag.item())
 
-    def _stop(self, bar: tqdm) -> None:
-        bar.close()
+    def _stop(self) -> None:
         where = f"epoch {self.epoch + 1}, step {self.step}" if self.step else f"the end of epoch {self.epoch}"
         self.log(f"stopped at {where}; {self.checkpoint_path} holds every step taken")
         raise KeyboardInterrupt
