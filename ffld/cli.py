@@ -142,7 +142,8 @@ def _predict(args: argparse.Namespace) -> None:
         else:
             boxes = detect_faces(image)
             if not len(boxes):
-                print(f"{path}: no face found (give one with --box X0 Y0 X1 Y1)", file=sys.stderr)
+                print(f"ffld predict: error: {path}: no face found (give one with --box X0 Y0 X1 Y1)", file=sys.stderr)
+                failed += 1
                 continue
         faces = predict_landmarks(model, metadata, image, boxes, device, args.passes)
         drawn = save_prediction(image, faces, path, args.output)
@@ -241,7 +242,12 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--output", help="folder for results.json and per_image.csv")
     evaluate.set_defaults(run=_evaluate)
 
-    predict = commands.add_parser("predict", help="detect faces in images and draw their landmarks")
+    predict = commands.add_parser(
+        "predict",
+        help="detect faces in images and draw their landmarks",
+        description="Detect faces in images and draw their landmarks. Every image is tried; the exit status is 1 if "
+        "any could not be read or held no face that the detector found.",
+    )
     predict.add_argument("images", nargs="+", help="image files")
     predict.add_argument("--checkpoint", required=True, help="a .safetensors model file or a .pt checkpoint")
     predict.add_argument(

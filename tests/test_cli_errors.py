@@ -208,6 +208,14 @@ def test_predict_goes_on_past_an_unreadable_image(tmp_path, capsys):
         "ffld predict: error: 1 of 1 images could not be predicted (named above)",
     ]
 
+    cv2.imwrite(str(tmp_path / "wall.png"), np.full((120, 160, 3), 128, np.uint8))  # nothing for the detector
+    argv = ["predict", str(tmp_path / "wall.png"), "--checkpoint", str(MODEL)]
+    assert main([*argv, "--output", str(tmp_path / "detected")]) == 1
+    assert capsys.readouterr().err.splitlines() == [
+        f"ffld predict: error: {tmp_path / 'wall.png'}: no face found (give one with --box X0 Y0 X1 Y1)",
+        "ffld predict: error: 1 of 1 images could not be predicted (named above)",
+    ]
+
 
 def test_an_interrupt_ends_with_one_line_and_status_130(tmp_path, monkeypatch, capsys):
     import ffld.train
