@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from ffld.data import W300, DatasetError, ImageFileError, LandmarkFileError
+from ffld.data.base import check_on_image
 from tests.data_formats import random_image, write_image, write_pts_text
 
 FOLDERS = {"afw": ".jpg", "helen/trainset": ".jpg", "helen/testset": ".jpg", "lfpw/trainset": ".png",
@@ -125,6 +126,48 @@ def test_faces_that_cannot_be_cropped_or_scored_are_named(tree: tuple[Path, dict
     assert [str(p) for p in dataset.skipped][1] == (
         f"{same_corners}: the outer eye corners (points 37 and 46) coincide: the inter-ocular distance is 0"
     )
+
+
+def test_a_point_far_outside_its_image_is_named(tree: tuple[Path, dict]) -> None:
+    """The 64×48 images allow points up to 32 px (half the larger side) outside them."""
+    root, _ = tree
+    folder = root / "helen" / "testset"
+    rng = np.random.default_rng(2)
+    for name, x in (("helen_testset_0_1", 64 + 33), ("helen_testset_1_1", 64 + 31)):  # 0-based x: 33 and 31 px out
+        points = rng.uniform(1, 40, size=(68, 2))
+        points[8] = (x + 1, 21)  # 1-based in the file: point 9, the chin
+        write_pts_text(folder / f"{name}.pts", points)
+    far = folder / "helen_testset_0_1.jpg"
+    message = (
+        f"{far}: point 9 at (97, 20) (0-based) lies 33 px outside the 64×48 image, more than half its larger side "
+        "(32 px): a wrong coordinate?"
+    )
+
+    dataset = W300(root, "common")  # the images are decoded when read
+    paths = [record.path for record in dataset.records]
+    with pytest.raises(LandmarkFileError) as error:
+        dataset[paths.index(str(far))]
+    assert str(error.value) == message
+    np.testing.assert_allclose(dataset[paths.index(str(far).replace("0_1", "1_1"))]["landmarks"][8], (95, 20))
+    with pytest.raises(LandmarkFileError) as error:
+        W300(root, "common", check_images=True)
+    assert str(error.value) == message
+    with pytest.warns(UserWarning, match="skipped 1 face"):
+        checked = W300(root, "common", check_images=True, on_error="skip")
+    assert [str(p) for p in checked.skipped] == [message] and len(checked) == len(dataset) - 1
+
+
+@pytest.mark.parametrize(
+    ("point", "outside"), [((-32, 10), None), ((-32.5, 10), 32.5), ((10, 80), None), ((10, 80.5), 32.5),
+                           ((96.25, -40), 40)],
+)  # fmt: skip
+def test_check_on_image_measures_the_distance_out_on_both_axes(point: tuple, outside: float | None) -> None:
+    landmarks = np.array([[20.0, 20.0], point])  # a 64×48 image: points may lie up to 32 px outside
+    if outside is None:
+        check_on_image(landmarks, 48, 64)
+    else:
+        with pytest.raises(ValueError, match=rf"^point 2 at .* lies {outside:g} px outside the 64×48 image"):
+            check_on_image(landmarks, 48, 64)
 
 
 def _with_nan(path: Path) -> str:

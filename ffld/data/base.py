@@ -6,7 +6,10 @@ coordinates, a face box without area, coinciding outer eye corners, a missing or
 error that names the file and the problem, or, with ``on_error="skip"``, leaves that face out and records it in
 ``dataset.skipped``; a warning then gives the count.
 Problems with the dataset as a whole (a missing folder, a ``.mat`` without its fields) always raise
-:class:`DatasetError`. An image that fails to decode in ``__getitem__`` raises :class:`~ffld.data.image.ImageFileError`.
+:class:`DatasetError`. An image that fails to decode in ``__getitem__`` raises
+:class:`~ffld.data.image.ImageFileError`. A landmark further outside its image than half the image's larger side
+(:func:`check_on_image`) is found when the image is decoded: while indexing with ``check_images=True`` (named, or
+skipped, like the problems above), else in ``__getitem__`` (:class:`~ffld.data.pts.LandmarkFileError`).
 """
 
 from __future__ import annotations
@@ -94,6 +97,31 @@ def check_face_geometry(record: FaceRecord, spec: LandmarkSpec) -> None:
         raise ValueError(f"the outer eye corners (points {i + 1} and {j + 1}) coincide: the inter-ocular distance is 0")
 
 
+def check_on_image(landmarks: np.ndarray, height: int, width: int) -> None:
+    """Check that no landmark lies further outside its image, along x or y, than half the image's larger side.
+
+    Faces at the border of an image have points a little outside it (the chin below the frame, say), and those are
+    kept; a point further out than ``max(height, width) / 2`` is a wrong coordinate (a typo, a wrong scale or
+    origin), which would stretch the crop box built from the landmarks and spoil the face's training or score.
+
+    Args:
+        landmarks: (N, 2) ``(x, y)`` pixel coordinates, 0-based; the image covers ``[0, width] × [0, height]``.
+
+    Raises:
+        ValueError: naming the first such point, 1-based as in ``.pts`` files (callers add the file).
+    """
+    points = np.asarray(landmarks, dtype=np.float64)
+    outside = np.maximum(np.maximum(-points, points - (width, height)), 0).max(axis=1)  # (N,) distance out, in px
+    limit = max(height, width) / 2
+    if (outside > limit).any():
+        k = int(np.flatnonzero(outside > limit)[0])
+        x, y = points[k]
+        raise ValueError(
+            f"point {k + 1} at ({x:g}, {y:g}) (0-based) lies {outside[k]:g} px outside the {width}×{height} image, "
+            f"more than half its larger side ({limit:g} px): a wrong coordinate?"
+        )
+
+
 def check_choice(what: str, value: Any, choices: Iterable[Any]) -> None:
     """Raise a :class:`DatasetError` naming ``what`` (e.g. "300W subset") when ``value`` is not one of ``choices``."""
     choices = list(choices)
@@ -173,7 +201,7 @@ class LandmarkDataset(torch.utils.data.Dataset):
         """Keep the records that were read, check their images, and warn once about what was skipped."""
         kept = [record for record in records if record is not None]
         if self.check_images:
-            kept = [r for r in kept if self.attempt(self.locate(r), partial(self.load_image, r)) is not None]
+            kept = [r for r in kept if self.attempt(self.locate(r), partial(self.checked_image, r)) is not None]
         self.records = kept
         if self.skipped:
             warnings.warn(
@@ -192,6 +220,19 @@ class LandmarkDataset(torch.utils.data.Dataset):
         """H×W×3 uint8 RGB image of a record (default: the image file at ``record.path``)."""
         return load_image(record.path, convert=self.convert)
 
+    def checked_image(self, record: FaceRecord) -> np.ndarray:
+        """:meth:`load_image`, after :func:`check_on_image` on the record's landmarks.
+
+        Raises:
+            LandmarkFileError: a landmark lies far outside the image; the message names the file.
+        """
+        image = self.load_image(record)
+        try:
+            check_on_image(record.landmarks, *image.shape[:2])
+        except ValueError as error:
+            raise LandmarkFileError(f"{self.locate(record)}: {error}") from None
+        return image
+
     def __len__(self) -> int:
         return len(self.records)
 
@@ -200,7 +241,7 @@ class LandmarkDataset(torch.utils.data.Dataset):
         ((4,) float32 ``x0, y0, x1, y1``) and the record's extras."""
         record = self.records[index]
         item: dict[str, Any] = {
-            "image": self.load_image(record),
+            "image": self.checked_image(record),
             "landmarks": record.landmarks.copy(),
             "path": record.path,
             "box": record.box.copy(),
@@ -219,5 +260,6 @@ __all__ = [
     "check_choice",
     "check_face_geometry",
     "check_landmarks",
+    "check_on_image",
     "landmark_box",
 ]
