@@ -156,7 +156,8 @@ def evaluate_checkpoint(
         splits: subsets to evaluate (default: the benchmark's test subsets).
         threshold: AUC / failure-rate threshold, a fraction of the normaliser in (0, 1) (default: the
             benchmark's usual one, e.g. 0.08).
-        output: a folder for ``results.json`` and ``per_image.csv``, with provenance.
+        output: a folder for ``results.json`` and ``per_image.csv`` (each face's NME per stage), with provenance.
+            NME, AUC and FR are in % in both.
         workers: image-decoding processes.
         convert: let the readers convert grayscale, 16-bit and 4-channel images to RGB.
         visible_only: average each face's errors over its visible landmarks only (:func:`visibility_mask`; SAN's
@@ -217,7 +218,7 @@ def evaluate_checkpoint(
                     "subset": split,
                     "index": index,  # the reader's item index: several faces may share a file (COFW, AFLW, 300VW)
                     "path": path,
-                    **{f"nme_S{k}": float(evaluation.nme[k, index]) for k in range(evaluation.nme.shape[0])},
+                    **{f"nme_S{k}": 100 * float(evaluation.nme[k, index]) for k in range(evaluation.nme.shape[0])},
                 }
             )
     if output is not None:

@@ -6,10 +6,11 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import json
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 
 def write_atomically(path: str | os.PathLike, write: Callable[[BinaryIO], object]) -> Path:
@@ -45,6 +46,12 @@ def write_csv(path: str | os.PathLike, rows: Sequence[dict[str, object]]) -> Pat
     return write_atomically(path, lambda handle: handle.write(table.getvalue().encode("utf-8")))
 
 
+def dump_json(path: str | os.PathLike, content: dict[str, Any]) -> Path:
+    """Write ``content`` as indented UTF-8 JSON atomically (:func:`write_atomically`); returns the path."""
+    text = json.dumps(content, indent=2) + "\n"
+    return write_atomically(path, lambda handle: handle.write(text.encode("utf-8")))
+
+
 def sha256_of(path: str | os.PathLike) -> str:
     """The SHA-256 of a file's bytes, as 64 hexadecimal digits (what ``sha256sum`` prints)."""
     digest = hashlib.sha256()
@@ -54,4 +61,4 @@ def sha256_of(path: str | os.PathLike) -> str:
     return digest.hexdigest()
 
 
-__all__ = ["sha256_of", "write_atomically", "write_csv"]
+__all__ = ["dump_json", "sha256_of", "write_atomically", "write_csv"]

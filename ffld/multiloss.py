@@ -176,7 +176,7 @@ def training_figure(histories: dict[str, list[dict[str, Any]]], split: str = "co
         epochs = [row["epoch"] for row in evaluated]
         last = max(int(key.rsplit("S", 1)[1]) for key in evaluated[-1] if key.startswith(f"{split}_nme_S"))
         for stage, style in ((0, ":"), (last, "-")):
-            values = [100 * row[f"{split}_nme_S{stage}"] for row in evaluated]
+            values = [row[f"{split}_nme_S{stage}"] for row in evaluated]
             right.plot(epochs, values, style, color=colour, marker=".", label=f"{name}, S{stage}")
     right.set(title=f"NME on {split} test faces", xlabel="epoch", ylabel="NME (%, inter-ocular)")
     right.legend(fontsize=7)

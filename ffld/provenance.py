@@ -4,7 +4,6 @@ result file."""
 from __future__ import annotations
 
 import datetime
-import json
 import os
 import platform
 import subprocess
@@ -17,7 +16,7 @@ import torch
 import torchvision
 
 import ffld
-from ffld.files import write_atomically
+from ffld.files import dump_json
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 
@@ -88,8 +87,7 @@ def provenance(device: torch.device | str | None = None, command: list[str] | No
 
 def write_json(path: str | os.PathLike, results: dict[str, Any], device: torch.device | str | None = None) -> Path:
     """Write ``results`` with a ``provenance`` entry as JSON (atomically); returns the path."""
-    text = json.dumps({"provenance": provenance(device), **results}, indent=2) + "\n"
-    return write_atomically(path, lambda handle: handle.write(text.encode("utf-8")))
+    return dump_json(path, {"provenance": provenance(device), **results})
 
 
 __all__ = ["current_command", "device_description", "git_commit", "provenance", "write_json"]

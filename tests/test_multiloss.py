@@ -12,13 +12,13 @@ def test_training_figure_plots_only_the_evaluated_epochs():
     # runtime.eval_every = 2: the test NMEs exist at epochs 2 and 4 only.
     history = [{"epoch": e, "train_S0_iod_l2": 1.0 / e, "train_S1_l2": 2.0 / e} for e in range(1, 5)]
     for row in history[1::2]:
-        row.update({"common_nme_S0": 0.1 / row["epoch"], "common_nme_S1": 0.05 / row["epoch"]})
+        row.update({"common_nme_S0": 10 / row["epoch"], "common_nme_S1": 5 / row["epoch"]})
     figure = training_figure({"run": history})
     left, right = figure.axes
     assert [line.get_label() for line in right.get_lines()] == ["run, S0", "run, S1"]
     s0, s1 = right.get_lines()
     np.testing.assert_array_equal(s0.get_xdata(), [2, 4])
-    np.testing.assert_allclose(s1.get_ydata(), [2.5, 1.25], rtol=1e-12)  # % of 0.05 / epoch
+    np.testing.assert_allclose(s1.get_ydata(), [2.5, 1.25], rtol=1e-12)  # 5 / epoch, in % already
     np.testing.assert_allclose(left.get_lines()[1].get_ydata(), [1, 1 / 2, 1 / 3, 1 / 4], rtol=1e-12)
     plt.close(figure)
 

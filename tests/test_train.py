@@ -436,6 +436,11 @@ def test_resume_accepts_moved_data_and_refuses_other_data(tmp_path, one_thread):
     metadata = load_model(tmp_path / "moved" / "model.safetensors")[1]
     assert len(metadata["earlier_provenance"]) == 1 and metadata["provenance"]["cwd"] == os.getcwd()
     assert metadata["earlier_provenance"][0]["date"] <= metadata["provenance"]["date"]
+    record = json.loads((tmp_path / "moved" / "run.json").read_text())  # the same, readable without ffld
+    assert next(iter(record)) == "provenance" and record["provenance"] == metadata["provenance"]
+    assert record["earlier_provenance"] == metadata["earlier_provenance"] and record["config"] == metadata["config"]
+    assert (record["epochs_trained"], record["steps_into_epoch"]) == (2, 0)
+    assert record["train_data"] == torch.load(checkpoint, weights_only=True)["train_data"]
 
     first = sorted(copy.glob("*/train/*.pts"))[0]
     lines = first.read_text().splitlines()
@@ -546,7 +551,8 @@ def test_training_evaluates_in_fp32_like_ffld_evaluate(tmp_path, one_thread):
     row = trainer.run()[-1]
     logged = np.array([row[f"common_nme_S{stage}"] for stage in range(4)])
     results = evaluate_checkpoint(tmp_path / "bf16" / "model.safetensors", "synthface", None, ["common"])
-    evaluated = np.array([stage["nme"] for stage in results["subsets"]["common"]]) / 100
+    evaluated = np.array([stage["nme"] for stage in results["subsets"]["common"]])
     np.testing.assert_allclose(evaluated, logged, rtol=1e-12, atol=0)
     rounded = evaluate_faces(trainer.model, trainer.test_faces["common"], trainer.info, bf16=True).nme.mean(axis=1)
+    rounded *= 100
     assert np.abs(rounded / logged - 1).max() > 1e-5

@@ -10,9 +10,11 @@ runtime settings that do not change what is computed, the data's folder and ``in
 Files in the run folder: ``last.pt`` (the training state, rewritten atomically at every epoch end, every
 ``checkpoint_every`` steps, and at the step where Ctrl-C or SIGTERM stops the run), ``model.safetensors`` (the
 latest weights for inference, with their metadata), ``metrics.csv`` (one row per epoch, rewritten from the
-checkpointed history) and ``tensorboard/``. Running a finished run again rewrites ``model.safetensors`` and
-``metrics.csv`` from ``last.pt``, in case a kill cut them short. A resumed run checks that its training faces are
-those it started with (their number and landmarks), wherever ``data.root`` now points.
+checkpointed history; its test NMEs in %, like every NME ffld writes), ``run.json`` (the model file's metadata
+as readable JSON: the provenance of this invocation and of earlier ones, the configuration, the epochs trained and
+the training faces' fingerprint) and ``tensorboard/``. Running a finished run again rewrites ``model.safetensors``,
+``metrics.csv`` and ``run.json`` from ``last.pt``, in case a kill cut them short. A resumed run checks that its
+training faces are those it started with (their number and landmarks), wherever ``data.root`` now points.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ from ffld.data.registry import dataset_info, open_split
 from ffld.data.specs import inter_ocular
 from ffld.data.transforms import AffineParams, LandmarkAugment
 from ffld.evaluate import evaluate_faces
-from ffld.files import write_csv
+from ffld.files import dump_json, write_csv
 from ffld.models import FFLD
 from ffld.provenance import provenance
 from ffld.train import distributed
@@ -377,15 +379,15 @@ class Trainer:
         self.export()
 
     def export(self) -> None:
-        """Write ``model.safetensors`` and rewrite ``metrics.csv`` from the checkpointed history (rank 0)."""
+        """Write ``model.safetensors``, and ``metrics.csv`` and ``run.json`` from the checkpointed state (rank 0)."""
         if self.process.is_main:
-            save_model(self.output / "model.safetensors", self.model, self.metadata())
-            self._write_csv()
+            metadata = self.metadata()
+            save_model(self.output / "model.safetensors", self.model, metadata)
+            if self.history:  # test-split columns appear from the first evaluated epoch on; other rows leave them empty
+                write_csv(self.output / "metrics.csv", self.history)
+            progress = {"epochs_trained": self.epoch, "steps_into_epoch": self.step, "train_data": self.train_data}
+            dump_json(self.output / "run.json", {"provenance": metadata.pop("provenance"), **progress, **metadata})
         distributed.barrier()
-
-    def _write_csv(self) -> None:
-        if self.history:  # test-split columns appear from the first evaluated epoch on; other rows leave them empty
-            write_csv(self.output / "metrics.csv", self.history)
 
     def _end_of_epoch(self, seconds: float) -> dict[str, Any]:
         names = ["total"] + [f"S{k}_{name}" for k, name in enumerate(self.config.losses)]
@@ -400,7 +402,7 @@ class Trainer:
             for split, faces in self.test_faces.items():
                 result = evaluate_faces(self.model, faces, self.info, self.device)  # fp32, as `ffld evaluate`
                 for stage, nmes in enumerate(result.nme):
-                    row[f"{split}_nme_S{stage}"] = float(nmes.mean())
+                    row[f"{split}_nme_S{stage}"] = 100 * float(nmes.mean())  # in %, as results.json
         self.update_align_filter(means)
         return row
 
@@ -517,7 +519,7 @@ def _summary(row: dict[str, Any]) -> str:
     last_stage = max((int(key.rsplit("S", 1)[1]) for key in nme_keys), default=0)
     for key in nme_keys:
         if key.endswith(("_S0", f"_S{last_stage}")):
-            parts.append(f"{key} {100 * row[key]:.2f}%")
+            parts.append(f"{key} {row[key]:.2f}%")
     return ", ".join(parts) + f" ({row['seconds']:.0f} s)"
 
 
