@@ -126,12 +126,24 @@ def evaluate_faces(
 
 
 def visibility_mask(faces: PreparedFaces, dataset: str) -> np.ndarray:
-    """(M, N) bool: the landmarks the dataset marks visible (AFLW's ``visible``, COFW's not ``occluded``)."""
+    """(M, N) bool: the landmarks the dataset marks visible (AFLW's ``visible``, COFW's not ``occluded``).
+
+    Raises:
+        ValueError: the dataset marks no visibility, or a face has no visible landmark (named by its source).
+    """
     if "visible" in faces.extras:
-        return faces.extras["visible"].numpy().astype(bool)
-    if "occluded" in faces.extras:
-        return ~faces.extras["occluded"].numpy().astype(bool)
-    raise ValueError(f"{dataset} marks no landmark visibility: only AFLW and COFW can be scored on visible landmarks")
+        visible = faces.extras["visible"].numpy().astype(bool)
+    elif "occluded" in faces.extras:
+        visible = ~faces.extras["occluded"].numpy().astype(bool)
+    else:
+        raise ValueError(f"{dataset} marks no landmark visibility: only AFLW and COFW are scored on visible landmarks")
+    hidden = np.flatnonzero(~visible.any(axis=1))
+    if len(hidden):
+        raise ValueError(
+            f"{faces.paths[hidden[0]]}: no landmark is marked visible, so the face has no score on visible landmarks "
+            f"({len(hidden)} such face(s) in {len(faces)}; score them on all landmarks, without --visible-only)"
+        )
+    return visible
 
 
 def evaluate_checkpoint(
@@ -156,7 +168,8 @@ def evaluate_checkpoint(
         splits: subsets to evaluate (default: the benchmark's test subsets).
         threshold: AUC / failure-rate threshold, a fraction of the normaliser in (0, 1) (default: the
             benchmark's usual one, e.g. 0.08).
-        output: a folder for ``results.json`` and ``per_image.csv`` (each face's NME per stage), with provenance.
+        output: a folder for ``results.json`` and ``per_image.csv`` (each face's subset, index in it, source as
+            the reader's messages name it, and NME per stage), with provenance.
             NME, AUC and FR are in % in both.
         workers: image-decoding processes.
         convert: let the readers convert grayscale, 16-bit and 4-channel images to RGB.
@@ -212,12 +225,12 @@ def evaluate_checkpoint(
         evaluation = evaluate_faces(model, faces, info, device, visible=visible)
         results["subsets"][split] = evaluation.summary(threshold)
         results["faces"][split] = len(faces)
-        for index, path in enumerate(evaluation.paths):
+        for index, source in enumerate(evaluation.paths):
             per_image.append(
                 {
                     "subset": split,
-                    "index": index,  # the reader's item index: several faces may share a file (COFW, AFLW, 300VW)
-                    "path": path,
+                    "index": index,  # the face's position in the subset, 0-based
+                    "source": source,  # as the reader's messages name the face, e.g. "video.avi [frame 12]"
                     **{f"nme_S{k}": 100 * float(evaluation.nme[k, index]) for k in range(evaluation.nme.shape[0])},
                 }
             )

@@ -37,6 +37,7 @@ def test_item_contents(aflw: tuple[Path, dict[str, np.ndarray]]) -> None:
         item = dataset[position]
         row = item["index"]
         assert item["path"] == str(root / "data" / "flickr" / truth["names"][row])
+        assert item["source"] == f"{item['path']} [face {row + 1} of AFLWinfo_release.mat]"  # the .mat's row, 1-based
         assert item["image"].shape == (60, 60, 3) and item["image"].dtype == np.uint8
         np.testing.assert_allclose(item["landmarks"], truth["xy"][row].T - 1.0, atol=1e-4)  # x's then y's
         left, right, top, bottom = truth["bbox"][row]
@@ -83,7 +84,20 @@ def test_bad_faces(tmp_path: Path) -> None:
     assert problems[3] == "the outer eye corners (points 7 and 12) coincide: the inter-ocular distance is 0"
     assert dataset.skipped[3].path.endswith(f"[face {test_rows[3] + 1}]")
 
-    variables["ra"] = np.ones((1, AFLW_TOTAL))
-    write_mat_v5(tmp_path / "AFLWinfo_release.mat", variables)
-    with pytest.raises(DatasetError, match="ra is not a permutation"):
+    mat = tmp_path / "AFLWinfo_release.mat"
+    for position, value, fault in ((7, 0, "entry 8 is 0"), (9, 24387, "entry 10 is 24387"), (3, 2.5, "entry 4 is 2.5")):
+        order = np.arange(1.0, AFLW_TOTAL + 1)
+        order[position] = value
+        write_mat_v5(mat, {**variables, "ra": order[None]})
+        with pytest.raises(DatasetError) as error:
+            AFLW19(tmp_path, "train")
+        assert str(error.value) == f"{mat}: ra is not a permutation of 1..24386 ({fault})"
+    write_mat_v5(mat, {**variables, "ra": np.ones((1, AFLW_TOTAL))})
+    with pytest.raises(DatasetError, match=r"^.*: ra is not a permutation of 1\.\.24386 \(1 appears 24386 times\)$"):
         AFLW19(tmp_path, "train")
+
+    mask[test_rows[5], 2] = 0.5  # neither visible nor hidden: refused, not dropped from Frontal or read as visible
+    write_mat_v5(mat, {**variables, "mask_new": mask})
+    with pytest.raises(DatasetError) as error:
+        AFLW19(tmp_path, "frontal")
+    assert str(error.value).startswith(f"{mat} [face {test_rows[5] + 1}]: mask_new must hold 0 or 1 (visible), got [")

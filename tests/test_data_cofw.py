@@ -30,6 +30,7 @@ def test_reads_both_layouts(tmp_path: Path, layout: str, split: str) -> None:
         x, y, w, h = boxes[i]
         np.testing.assert_allclose(item["box"], [x - 1, y - 1, x - 1 + w, y - 1 + h], atol=1e-4)
         assert item["path"] == str(tmp_path / name) and item["index"] == i
+        assert item["source"] == f"{tmp_path / name} [face {i + 1}]"
     with pytest.raises(ImageFileError, match=rf"{name} \[face 3\]: grayscale image"):
         COFW(tmp_path, split)[2]  # without convert=True the grayscale face is refused, by name
 

@@ -43,6 +43,7 @@ def test_frames_and_landmarks(tmp_path: Path) -> None:
         item = dataset[index]
         video, frame = item["video"], item["frame"]
         assert item["path"] == str(tmp_path / video / "vid.avi")
+        assert item["source"] == f"{item['path']} [frame {frame + 1}]"
         assert item["image"].shape == (48, 64, 3) and item["image"].dtype == np.uint8
         mean_colour = item["image"].reshape(-1, 3).mean(axis=0)
         assert np.abs(mean_colour - COLOURS[frame]).max() < 12, (video, frame, mean_colour)  # MJPG is lossy

@@ -7,6 +7,7 @@ import pytest
 
 from ffld.data import W300, DatasetError, ImageFileError, LandmarkFileError
 from ffld.data.base import check_on_image
+from ffld.data.prepared import prepare_faces
 from tests.data_formats import random_image, write_image, write_pts_text
 
 FOLDERS = {"afw": ".jpg", "helen/trainset": ".jpg", "helen/testset": ".jpg", "lfpw/trainset": ".png",
@@ -75,7 +76,7 @@ def test_pts_saved_by_windows_editors_read_the_same(tree: tuple[Path, dict]) -> 
     rows = "\r\n".join(f"{x:.3f}\t{y:.3f}" for x, y in points)
     pts.write_bytes(f"\ufeffversion: 1\r\nn_points: 68\r\n\r\n{{\r\n{rows}\r\n}}\r\n\r\n".encode())
     item = W300(root, "challenge")[0]
-    assert item["path"] == str(pts.with_suffix(".jpg"))
+    assert item["path"] == item["source"] == str(pts.with_suffix(".jpg"))
     np.testing.assert_allclose(item["landmarks"], points - 1.0, atol=1e-3)  # written with 3 decimals
 
 
@@ -155,6 +156,10 @@ def test_a_point_far_outside_its_image_is_named(tree: tuple[Path, dict]) -> None
     with pytest.warns(UserWarning, match="skipped 1 face"):
         checked = W300(root, "common", check_images=True, on_error="skip")
     assert [str(p) for p in checked.skipped] == [message] and len(checked) == len(dataset) - 1
+    for workers in (0, 1):  # a worker process's error arrives as itself, not wrapped in torch's worker traceback
+        with pytest.raises(LandmarkFileError) as error:
+            prepare_faces(dataset, 32, workers=workers)
+        assert str(error.value) == message
 
 
 @pytest.mark.parametrize(

@@ -33,8 +33,9 @@ def test_all_faces(tmp_path: Path) -> None:
     faces = make_wflw(tmp_path)
     dataset = WFLW(tmp_path, "test")
     assert len(dataset) == len(FLAGS)
-    for item, (points, box, name), flags in zip(dataset, faces, FLAGS, strict=True):
+    for line, (item, (points, box, name), flags) in enumerate(zip(dataset, faces, FLAGS, strict=True), start=1):
         assert item["path"] == str(tmp_path / "WFLW_images" / name)
+        assert item["source"] == f"{item['path']} [list_98pt_rect_attr_test.txt:{line}]"  # one face per line
         assert item["image"].shape == (50, 70, 3)
         np.testing.assert_allclose(item["landmarks"], points, atol=1e-5)  # x_1 y_1 x_2 y_2 ... interleaved
         np.testing.assert_array_equal(item["box"], box)

@@ -49,6 +49,13 @@ def test_visible_only_averages_the_visible_landmarks(cofw: tuple[Path, Path, np.
 def test_datasets_without_visibility_are_refused(cofw: tuple[Path, Path, np.ndarray]) -> None:
     root, _, _ = cofw
     faces = prepare_faces(open_split("cofw", str(root), "test", convert=True), 64, 1.25, "dataset")
+    faces.extras["occluded"][1] = True  # the second face: every landmark occluded, nothing to average
+    with pytest.raises(ValueError) as error:
+        visibility_mask(faces, "cofw")
+    assert str(error.value) == (
+        f"{root / 'COFW_test_color.mat'} [face 2]: no landmark is marked visible, so the face has no score on visible "
+        "landmarks (1 such face(s) in 3; score them on all landmarks, without --visible-only)"
+    )
     faces.extras.clear()
     with pytest.raises(ValueError, match="300w marks no landmark visibility"):
         visibility_mask(faces, "300w")
@@ -95,7 +102,7 @@ def test_per_image_rows_are_told_apart_by_index(cofw: tuple[Path, Path, np.ndarr
     with open(tmp_path / "per_image.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))
     assert [(row["subset"], row["index"]) for row in rows] == [("test", "0"), ("test", "1"), ("test", "2")]
-    assert {row["path"] for row in rows} == {str(root / "COFW_test_color.mat")}
+    assert [row["source"] for row in rows] == [f"{root / 'COFW_test_color.mat'} [face {k}]" for k in (1, 2, 3)]
     assert results["checkpoint_sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()  # which model was scored
     faces = prepare_faces(open_split("cofw", str(root), "test", convert=True), 64, 1.25, "dataset")
     nme = evaluate_faces(load_model(path)[0], faces, dataset_info("cofw")).nme  # (K+1, M)

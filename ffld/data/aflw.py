@@ -88,9 +88,15 @@ class AFLW19(LandmarkDataset):
         for key, array in zip(expected, (boxes, data, mask), strict=True):
             if array.shape != expected[key]:
                 raise DatasetError(f"{self.mat_path}: {key} has shape {array.shape}, expected {expected[key]}")
+        invalid = np.flatnonzero(~np.isin(mask, (0, 1)).all(axis=1))
+        if len(invalid):
+            row = int(invalid[0])
+            raise DatasetError(
+                f"{self.mat_path} [face {row + 1}]: mask_new must hold 0 or 1 (visible), got {mask[row].tolist()}"
+            )
         order = np.asarray(fields["ra"]).ravel()
         if not np.array_equal(np.sort(order), np.arange(1, total + 1)):
-            raise DatasetError(f"{self.mat_path}: ra is not a permutation of 1..{total}")
+            raise DatasetError(f"{self.mat_path}: ra is not a permutation of 1..{total} ({_permutation_fault(order)})")
         rows = order.astype(np.int64) - 1
         if total <= self.TRAIN_SIZE:
             raise DatasetError(f"{self.mat_path}: {total} faces, the protocol needs more than {self.TRAIN_SIZE}")
@@ -120,6 +126,19 @@ class AFLW19(LandmarkDataset):
         extras = {"visible": mask.astype(bool), "index": row}
         box_xyxy = np.array([left, top, right, bottom], dtype=np.float32)
         return FaceRecord(path=str(image), landmarks=landmarks, box=box_xyxy, extras=extras)
+
+    def locate(self, record: FaceRecord) -> str:
+        return f"{record.path} [face {record.extras['index'] + 1} of {self.mat_path.name}]"
+
+
+def _permutation_fault(order: np.ndarray) -> str:
+    """What keeps ``order`` from being a permutation of 1..len(order): the first value out of range, or repeated."""
+    total = len(order)
+    for position, value in enumerate(order.tolist(), start=1):
+        if not (float(value).is_integer() and 1 <= value <= total):
+            return f"entry {position} is {value:g}"
+    values, counts = np.unique(order, return_counts=True)
+    return f"{values[counts > 1][0]:g} appears {counts[counts > 1][0]} times"
 
 
 __all__ = ["AFLW19"]

@@ -213,7 +213,8 @@ class LandmarkDataset(torch.utils.data.Dataset):
     # -- reading -------------------------------------------------------------------------------------------------
 
     def locate(self, record: FaceRecord) -> str:
-        """Where a record's image comes from, for messages (the file, plus the place in it where needed)."""
+        """Where a record comes from, for messages and ``item["source"]``: the image file, plus the face's place
+        in it or in the annotations where a file holds several faces."""
         return record.path
 
     def load_image(self, record: FaceRecord) -> np.ndarray:
@@ -237,13 +238,14 @@ class LandmarkDataset(torch.utils.data.Dataset):
         return len(self.records)
 
     def __getitem__(self, index: int) -> dict[str, Any]:
-        """Item dict: ``image`` (H×W×3 uint8 RGB), ``landmarks`` ((N, 2) float32), ``path`` (str), ``box``
-        ((4,) float32 ``x0, y0, x1, y1``) and the record's extras."""
+        """Item dict: ``image`` (H×W×3 uint8 RGB), ``landmarks`` ((N, 2) float32), ``path`` (str), ``source``
+        (str, :meth:`locate`), ``box`` ((4,) float32 ``x0, y0, x1, y1``) and the record's extras."""
         record = self.records[index]
         item: dict[str, Any] = {
             "image": self.checked_image(record),
             "landmarks": record.landmarks.copy(),
             "path": record.path,
+            "source": self.locate(record),
             "box": record.box.copy(),
         }
         for key, value in record.extras.items():

@@ -18,6 +18,8 @@ from tqdm import tqdm  # the console bar: it switches itself off where output is
 
 from ffld.data.base import landmark_box
 from ffld.data.facecrop import apply_affine, crop_face
+from ffld.data.image import ImageFileError
+from ffld.data.pts import LandmarkFileError
 
 EXTRA_KEYS = ("occluded", "visible", "clean_landmarks", "pose", "attributes")
 """Per-face entries kept when a dataset provides them (in original-image coordinates where they are points)."""
@@ -33,7 +35,8 @@ class PreparedFaces:
         matrices: (M, 2, 3) float64 maps from original-image pixels to crop pixels.
         original: (M, N, 2) float32 landmarks in original-image pixels.
         boxes: (M, 4) float32 dataset face boxes ``(x0, y0, x1, y1)`` in original-image pixels.
-        paths: M source paths.
+        paths: M sources: where each face comes from, as the reader's messages name it (``item["source"]``: the
+            image file, plus the face's place where a file holds several), or the item's ``path``.
         extras: entries of :data:`EXTRA_KEYS` the dataset provides, each with leading dimension M.
     """
 
@@ -86,7 +89,12 @@ class PreparedFaces:
 
 
 class _Cropped(torch.utils.data.Dataset):
-    """One face of a dataset, cropped, as arrays (runs in the loader's worker processes)."""
+    """One face of a dataset, cropped, as arrays (runs in the loader's worker processes).
+
+    A face with bad input (:class:`ImageFileError`, :class:`LandmarkFileError`) gives its error as the item, so
+    that :func:`prepare_faces` raises it in the calling process with its own one-line message, not wrapped in the
+    worker's traceback.
+    """
 
     def __init__(self, dataset: torch.utils.data.Dataset, size: int, enlarge: float, box: str) -> None:
         self.dataset, self.size, self.enlarge, self.box = dataset, size, enlarge, box
@@ -94,8 +102,11 @@ class _Cropped(torch.utils.data.Dataset):
     def __len__(self) -> int:
         return len(self.dataset)
 
-    def __getitem__(self, index: int) -> dict[str, Any]:
-        item = self.dataset[index]
+    def __getitem__(self, index: int) -> dict[str, Any] | ImageFileError | LandmarkFileError:
+        try:
+            item = self.dataset[index]
+        except (ImageFileError, LandmarkFileError) as error:
+            return error
         landmarks = np.asarray(item["landmarks"], dtype=np.float64)
         dataset_box = np.asarray(item.get("box", landmark_box(landmarks)), dtype=np.float64)
         crop_box = landmark_box(landmarks) if self.box == "landmarks" else dataset_box
@@ -106,7 +117,7 @@ class _Cropped(torch.utils.data.Dataset):
             "matrix": torch.from_numpy(matrix),
             "original": torch.from_numpy(landmarks.astype(np.float32)),
             "box": torch.from_numpy(dataset_box.astype(np.float32)),
-            "path": str(item["path"]),
+            "path": str(item.get("source", item["path"])),
         }
         for key in EXTRA_KEYS:
             if key in item:
@@ -137,7 +148,12 @@ def prepare_faces(
     loader = torch.utils.data.DataLoader(
         _Cropped(dataset, size, enlarge, box), batch_size=32, num_workers=workers, collate_fn=list
     )
-    items = [item for batch in tqdm(loader, desc=description, leave=False, disable=None) for item in batch]
+    items = []
+    for batch in tqdm(loader, desc=description, leave=False, disable=None):
+        for item in batch:
+            if isinstance(item, Exception):
+                raise item
+            items.append(item)
     extras = {key: torch.stack([item[key] for item in items]) for key in EXTRA_KEYS if key in items[0]}
     return PreparedFaces(
         images=torch.stack([item["image"] for item in items]),

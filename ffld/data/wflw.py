@@ -89,7 +89,7 @@ class WFLW(LandmarkDataset):
         except (OSError, UnicodeDecodeError) as error:
             raise DatasetError(f"{self.annotation_path}: cannot read ({error})") from error
         records = (
-            self.attempt(f"{self.annotation_path}:{number}", partial(self._record, line))
+            self.attempt(f"{self.annotation_path}:{number}", partial(self._record, line, number))
             for number, line in enumerate(lines, start=1)
             if line.strip()
         )
@@ -99,7 +99,7 @@ class WFLW(LandmarkDataset):
             if record is None or subset is None or record.extras["attributes"][ATTRIBUTES.index(subset)]
         )
 
-    def _record(self, line: str) -> FaceRecord:
+    def _record(self, line: str, number: int) -> FaceRecord:
         n = self.spec.num_points
         fields = line.split()
         if len(fields) != 2 * n + 4 + 6 + 1:
@@ -118,8 +118,12 @@ class WFLW(LandmarkDataset):
         image = self.image_root / fields[-1]
         if not image.is_file():
             raise ValueError(f"image {image} not found")
-        extras = {"attributes": flags.astype(bool)}
+        extras = {"attributes": flags.astype(bool), "line": number}
         return FaceRecord(path=str(image), landmarks=landmarks, box=box.astype(np.float32), extras=extras)
+
+    def locate(self, record: FaceRecord) -> str:
+        """The image, and the annotation line of the face (an image may hold several)."""
+        return f"{record.path} [{self.annotation_path.name}:{record.extras['line']}]"
 
 
 __all__ = ["ATTRIBUTES", "WFLW"]
