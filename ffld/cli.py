@@ -16,8 +16,10 @@ import json
 import os
 import signal
 import sys
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -306,8 +308,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     from ffld.train.engine import TrainingDiverged
 
     args = build_parser().parse_args(argv)
+
+    def show_warning(message: Warning | str, *_: Any, **__: Any) -> None:
+        print(f"ffld {args.command}: warning: {message}", file=sys.stderr)
+
     try:
-        args.run(args)
+        with warnings.catch_warnings():  # restores showwarning for callers of main() (tests)
+            warnings.showwarning = show_warning
+            args.run(args)
     except (
         ValueError,
         FileNotFoundError,

@@ -10,6 +10,7 @@ on request (300W's inter-pupil half of Table 1).
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -172,14 +173,17 @@ def evaluate_checkpoint(
             the reader's messages name it, and NME per stage), with provenance.
             NME, AUC and FR are in % in both.
         workers: image-decoding processes.
-        convert: let the readers convert grayscale, 16-bit and 4-channel images to RGB.
+        convert: let the readers convert grayscale, 16-bit and 4-channel images to RGB (on by itself where the model
+            was trained on this benchmark with ``data.convert``).
         visible_only: average each face's errors over its visible landmarks only (:func:`visibility_mask`; SAN's
             AFLW protocol; the paper does not say which it used, and HRNet averages over all 19).
         normaliser: a key of :data:`~ffld.data.registry.NORMALISERS` instead of the benchmark's own (e.g.
             ``"inter-pupil"`` for the upper half of Table 1 on 300W).
 
     SynthFace is generated (or found in its cache under ``root``, by default the training run's) with the generator
-    settings the model was trained with, read from the model's metadata.
+    settings the model was trained with, read from the model's metadata. A subset whose face count differs from the
+    official protocol's (the readers' ``OFFICIAL_SIZES``) is scored with a warning: its scores are not comparable
+    with published ones.
 
     Returns:
         ``{"checkpoint", "checkpoint_sha256", "dataset", "threshold", "normaliser", "landmarks": "all" or
@@ -196,6 +200,10 @@ def evaluate_checkpoint(
             f"{checkpoint}: the model predicts {model.num_landmarks} landmarks, {dataset} has {info.spec.num_points}"
         )
     threshold = info.threshold if threshold is None else threshold
+    splits = list(splits or info.test_splits)
+    repeated = sorted({split for split in splits if splits.count(split) > 1})
+    if repeated:
+        raise ValueError(f"subset(s) {', '.join(repeated)} named more than once")
     results: dict[str, Any] = {
         "checkpoint": str(checkpoint),
         "checkpoint_sha256": sha256_of(checkpoint),
@@ -211,10 +219,21 @@ def evaluate_checkpoint(
     if info.name == "synthface" and trained_on.get("dataset") == "synthface":
         synthface = trained_on.get("synthface")
         root = trained_on.get("root") if root is None else root
+    convert = convert or (trained_on.get("dataset") == info.name and bool(trained_on.get("convert")))
     results["root"] = None if root is None else str(Path(root).resolve())  # None: SynthFace's default cache
-    for split in splits or list(info.test_splits):
+    for split in splits:
+        reader = open_split(dataset, root, split, convert, synthface)
+        if len(reader) == 0:
+            raise ValueError(f"{dataset} subset {split} in {results['root']}: no faces to score")
+        official = getattr(reader, "OFFICIAL_SIZES", {}).get(split.rpartition(":")[2])  # WFLW's test:blur -> blur
+        if official is not None and len(reader) != official:
+            warnings.warn(
+                f"{dataset} subset {split}: {len(reader)} faces where the official protocol has {official}; its scores "
+                "are not comparable with published ones",
+                stacklevel=2,
+            )
         faces = prepare_faces(
-            open_split(dataset, root, split, convert, synthface),
+            reader,
             metadata["input_size"],
             metadata["enlarge"],
             metadata["box"],

@@ -55,3 +55,20 @@ def test_dots_stay_under_the_cropped_landmarks(box: str) -> None:
 def test_an_empty_dataset_is_refused() -> None:
     with pytest.raises(ValueError, match="evaluating: the dataset holds no faces"):
         prepare_faces([], SIZE, description="evaluating")
+
+
+def test_no_more_workers_than_cpus(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The shipped configs ask for 8 decoding processes; a process allowed on 2 CPUs starts 2."""
+    started = []
+    loader = torch.utils.data.DataLoader
+
+    def recording(*args, **kwargs):
+        started.append(kwargs["num_workers"])
+        return loader(*args, **{**kwargs, "num_workers": 0})
+
+    monkeypatch.setattr(torch.utils.data, "DataLoader", recording)
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    for asked in (8, 1):
+        prepare_faces(_faces(), SIZE, workers=asked)
+    assert started == [2, 1]

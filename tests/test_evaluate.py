@@ -1,5 +1,6 @@
 """ffld.evaluate on a benchmark read from its official format: all landmarks, or the visible ones only."""
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -8,12 +9,14 @@ import torch
 
 from ffld.checkpoint import load_model, save_model
 from ffld.cli import main
+from ffld.data.image import ImageFileError
 from ffld.data.prepared import prepare_faces
 from ffld.data.registry import dataset_info, open_split
 from ffld.evaluate import evaluate_checkpoint, evaluate_faces, visibility_mask
 from ffld.models import FFLD
 from tests.data_formats import cofw_variables, write_mat_v5
 
+pytestmark = pytest.mark.filterwarnings("ignore:cofw subset test. 3 faces where the official protocol has 507")
 METADATA = {"model": {"num_landmarks": 29, "stages": 1}, "input_size": 64, "enlarge": 1.25, "box": "dataset"}
 
 
@@ -72,6 +75,29 @@ def test_the_command_line_scores_visible_landmarks(
     shown = [f"test S{row['stage']}: NME {row['nme']:.2f}%" for row in expected]
     assert lines[0] == "cofw, NME normalised by inter-pupil:"
     assert [line.split(",")[0].strip() for line in lines[1:]] == shown
+
+
+def test_subsets_are_named_once_and_their_size_checked(
+    cofw: tuple[Path, Path, np.ndarray], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root, path, _ = cofw
+    with pytest.raises(ValueError, match=r"^subset\(s\) test named more than once$"):
+        evaluate_checkpoint(path, "cofw", str(root), ["test", "test"], convert=True)
+    command = ["evaluate", str(path), "--dataset", "cofw", "--root", str(root), "--convert", "--device", "cpu"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        assert main(command) == 0
+    assert capsys.readouterr().err.splitlines() == [
+        "ffld evaluate: warning: cofw subset test: 3 faces where the official protocol has 507; its scores are not "
+        "comparable with published ones"
+    ]
+
+    with pytest.raises(ImageFileError, match="grayscale image"):  # the fixture's third face is grayscale
+        evaluate_checkpoint(path, "cofw", str(root))
+    trained = tmp_path / "trained.safetensors"  # a model trained on COFW with data.convert, as cofw.yaml does
+    save_model(trained, load_model(path)[0], {**METADATA, "config": {"data": {"dataset": "cofw", "convert": True}}})
+    scores = evaluate_checkpoint(trained, "cofw", str(root))["subsets"]
+    assert scores == evaluate_checkpoint(path, "cofw", str(root), convert=True)["subsets"]
 
 
 def test_another_normaliser_rescales_every_error(cofw: tuple[Path, Path, np.ndarray]) -> None:

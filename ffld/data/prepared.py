@@ -8,6 +8,7 @@ input pipeline never starves a GPU. 300W's 3148 training faces at 224×224 take 
 from __future__ import annotations
 
 import dataclasses
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -140,11 +141,14 @@ def prepare_faces(
         size: S, the model's input side.
         enlarge: the crop's side is this factor times the larger side of the box.
         box: "landmarks" (the ground-truth landmarks' box) or "dataset" (the item's ``box``).
-        workers: decoding processes.
+        workers: decoding processes, at most as many as the CPUs this process may use (the configs' 8 on a
+            2-core machine would only crowd it).
         description: progress-bar label.
     """
     if len(dataset) == 0:
         raise ValueError(f"{description}: the dataset holds no faces")
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    workers = min(workers, cpus)
     loader = torch.utils.data.DataLoader(
         _Cropped(dataset, size, enlarge, box), batch_size=32, num_workers=workers, collate_fn=list
     )
