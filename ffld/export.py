@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -41,16 +42,21 @@ def export_onnx(model: FFLD, path: str | os.PathLike, metadata: dict[str, Any], 
     wrapper = StagesOnly(model.cpu()).eval()
     size = metadata["input_size"]
     graph = io.BytesIO()
-    torch.onnx.export(
-        wrapper,
-        (torch.rand(2, 3, size, size),),
-        graph,
-        input_names=["images"],
-        output_names=["landmarks"],
-        dynamic_axes={"images": {0: "batch"}, "landmarks": {1: "batch"}},
-        opset_version=opset,
-        dynamo=False,
-    )
+    with warnings.catch_warnings():
+        # crop.py's input check compares the points' and features' batch sizes, both the graph's one batch
+        # dimension: the tracer keeps it as the constant it is, and warns that it does.
+        tensor_to_bool = "Converting a tensor to a Python boolean"
+        warnings.filterwarnings("ignore", tensor_to_bool, torch.jit.TracerWarning, "ffld.crop")
+        torch.onnx.export(
+            wrapper,
+            (torch.rand(2, 3, size, size),),
+            graph,
+            input_names=["images"],
+            output_names=["landmarks"],
+            dynamic_axes={"images": {0: "batch"}, "landmarks": {1: "batch"}},
+            opset_version=opset,
+            dynamo=False,
+        )
     exported = onnx.load_from_string(graph.getvalue())
     onnx.helper.set_model_props(exported, {key: json.dumps(value) for key, value in metadata.items()})
     onnx.save(exported, str(path))

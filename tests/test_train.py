@@ -332,7 +332,8 @@ def test_cli_round_trip_train_evaluate_predict_export(tmp_path):
     assert "1 face(s)" in predicted.stdout
     assert (tmp_path / "pred" / f"{image.stem}_landmarks.png").exists()
 
-    run_cli("export", str(model_file), "--onnx", str(tmp_path / "model.onnx"))
+    exported = run_cli("export", str(model_file), "--onnx", str(tmp_path / "model.onnx"))
+    assert exported.stderr == ""  # no tracer warning
     import onnx
     import onnxruntime
 
