@@ -4,6 +4,7 @@ splits carry annotation noise."""
 import numpy as np
 import pytest
 
+from ffld.data.base import DatasetError
 from ffld.data.registry import DATASETS, dataset_info, open_split
 
 
@@ -52,6 +53,11 @@ def test_every_benchmark_is_covered_and_unknown_names_are_refused() -> None:
     assert set(DATASETS) == {"300w", "300vw", "synthface", "wflw", "cofw", "aflw"}
     with pytest.raises(ValueError, match="unknown dataset 'lfpw'; choose one of"):
         dataset_info("lfpw")
+    expected = "train, test or test:<largepose|expression|illumination|makeup|occlusion|blur>"
+    for split in ("test:", "test:blurry"):  # checked before the folder is looked at
+        with pytest.raises(DatasetError) as error:
+            open_split("wflw", "/nonexistent", split)
+        assert str(error.value) == f"unknown WFLW subset {split!r}; expected {expected}"
 
 
 def test_synthface_annotation_noise_reaches_the_training_split_only(tmp_path) -> None:

@@ -30,6 +30,7 @@ import numpy as np
 import torch.utils.data
 
 from ffld.data.aflw import AFLW19
+from ffld.data.base import DatasetError
 from ffld.data.cofw import COFW
 from ffld.data.specs import AFLW19 as AFLW19_SPEC
 from ffld.data.specs import COFW29, IBUG68, WFLW98, LandmarkSpec, face_size, inter_ocular, inter_pupil
@@ -81,7 +82,9 @@ class DatasetInfo:
 
 
 def _open_wflw(root: str, split: str, **options: Any) -> torch.utils.data.Dataset:
-    base, _, subset = split.partition(":")
+    base, colon, subset = split.partition(":")
+    if colon and subset not in ATTRIBUTES:
+        raise DatasetError(f"unknown WFLW subset {split!r}; expected train, test or test:<{'|'.join(ATTRIBUTES)}>")
     return WFLW(root, base, subset or None, **options)
 
 
