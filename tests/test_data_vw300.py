@@ -88,6 +88,20 @@ def test_errors(tmp_path: Path) -> None:
     assert problems["000004.pts"] == f"frame 4 is past the end of {tmp_path / '410' / 'vid.avi'} (3 frames)"
     assert problems["frame1.pts"].startswith("annotation name is not a 6-digit")
 
+    (annot / "000004.pts").unlink()
+    (annot / "000002.pts").rename(annot / "000002.PTS")  # not a .pts file: frame 2 has no annotation
+    with pytest.warns(UserWarning) as caught:
+        assert len(VW300(tmp_path, 3, on_error="skip")) == 14 * FRAMES - 1
+    gap, skipped = (str(w.message) for w in caught)  # frame1.pts is still skipped
+    assert gap == f"{annot}: no annotation for 1 of frames 1..3 (the first: 000002.pts); those frames are not scored"
+    assert skipped.startswith("VW300: skipped 1 face(s)")
+    for path in annot.iterdir():
+        path.unlink()
+    with pytest.raises(DatasetError) as error:
+        VW300(tmp_path, 3)
+    assert str(error.value) == f"{annot}: no .pts annotation (needed for category 3)"
+    make_300vw(tmp_path / "again")
+    tmp_path = tmp_path / "again"
     (tmp_path / "411" / "vid.avi").write_bytes(b"not a video")
     with pytest.raises(DatasetError, match=r"411/vid\.avi: OpenCV cannot open the video"):
         VW300(tmp_path, 3, on_error="skip")

@@ -15,6 +15,7 @@ training videos are the lists used by the 300VW evaluation in OpenFace (``Collec
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -100,7 +101,11 @@ class VW300(LandmarkDataset):
             if not video_path.is_file():
                 raise DatasetError(f"{video_path}: 300VW video not found")
             frame_count = self._frame_count(video_path)
-            for pts in sorted(annot.glob("*.pts")):
+            annotations = sorted(annot.glob("*.pts"))
+            if not annotations:
+                raise DatasetError(f"{annot}: no .pts annotation (needed for category {category!r})")
+            _warn_of_unannotated_frames(annot, annotations)
+            for pts in annotations:
                 records.append(self.attempt(pts, partial(self._record, pts, video, video_path, frame_count)))
         self.finish(records)
 
@@ -151,6 +156,19 @@ class VW300(LandmarkDataset):
         state = self.__dict__.copy()
         state["_capture"], state["_next_frame"] = None, -1
         return state
+
+
+def _warn_of_unannotated_frames(annot: Path, annotations: list[Path]) -> None:
+    """Warn when the frame numbers of ``annot``'s ``.pts`` files skip some: 300VW annotates every frame, so a gap is
+    a lost file, and those frames would go unscored without a word."""
+    numbers = {int(path.stem) for path in annotations if path.stem.isdigit()}
+    missing = sorted(set(range(1, max(numbers, default=0) + 1)) - numbers)
+    if missing:
+        warnings.warn(
+            f"{annot}: no annotation for {len(missing)} of frames 1..{max(numbers)} (the first: "
+            f"{missing[0]:06d}.pts); those frames are not scored",
+            stacklevel=4,
+        )
 
 
 __all__ = ["CATEGORIES", "VW300"]
