@@ -4,6 +4,7 @@ DDP, initial weights, evaluation precision, the CLI."""
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import os
 import re
@@ -494,16 +495,25 @@ def test_a_resumed_run_neither_needs_nor_loads_its_init_file(tmp_path, one_threa
     train(load_config(tiny_config(tmp_path, "baseline")), log=quiet)
     init = tmp_path / "baseline.safetensors"
     (tmp_path / "baseline" / "model.safetensors").rename(init)
+    baseline = load_model(init)[1]
     path = tiny_config(tmp_path, "tuned", init=str(init))
     first = []
     train(load_config(path), log=first.append)
     assert f"initialised from {init}" in first
+    expected = {  # which weights the run started from, and how they were trained
+        "path": str(init.resolve()),
+        "sha256": hashlib.sha256(init.read_bytes()).hexdigest(),
+        "provenance": baseline["provenance"],
+        "earlier_provenance": [],
+    }
+    assert load_model(tmp_path / "tuned" / "model.safetensors")[1]["init"] == expected
     init.unlink()  # moved away: last.pt holds everything the run needs
     second = []
     history = train(load_config(path, {"optimizer.epochs": 2}), log=second.append)
     assert not [line for line in second if "initialised" in line]
     assert f"resumed from {tmp_path / 'tuned' / 'last.pt'} at epoch 2, step 0" in second
     assert [row["epoch"] for row in history] == [1, 2]
+    assert json.loads((tmp_path / "tuned" / "run.json").read_text())["init"] == expected  # kept by the resumed run
 
 
 def test_init_weights_of_other_shapes_are_refused_naming_the_file_and_tensors(tmp_path):

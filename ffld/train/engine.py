@@ -8,13 +8,14 @@ started with: only the keys of :data:`~ffld.train.config.RESUMABLE` (the number 
 runtime settings that do not change what is computed, the data's folder and ``init``) may differ.
 
 Files in the run folder: ``last.pt`` (the training state, rewritten atomically at every epoch end, every
-``checkpoint_every`` steps, and at the step where Ctrl-C or SIGTERM stops the run), ``model.safetensors`` (the
-latest weights for inference, with their metadata), ``metrics.csv`` (one row per epoch, rewritten from the
-checkpointed history; its test NMEs in %, like every NME ffld writes), ``run.json`` (the model file's metadata
-as readable JSON: the provenance of this invocation and of earlier ones, the configuration, the epochs trained and
-the training faces' fingerprint) and ``tensorboard/``. Running a finished run again rewrites ``model.safetensors``,
-``metrics.csv`` and ``run.json`` from ``last.pt``, in case a kill cut them short. A resumed run checks that its
-training faces are those it started with (their number and landmarks), wherever ``data.root`` now points.
+``checkpoint_every`` steps, and at the step where Ctrl-C or SIGTERM stops the run), ``model.safetensors`` (the latest
+weights for inference, with their metadata), ``metrics.csv`` (one row per epoch, rewritten from the checkpointed
+history; its test NMEs in %, like every NME ffld writes), ``run.json`` (the model file's metadata as readable JSON: the
+provenance of this invocation and of earlier ones, the configuration, the initial weights' file with its SHA-256 and
+provenance, the epochs trained and the training faces' fingerprint) and ``tensorboard/``. Running a finished run again
+rewrites ``model.safetensors``, ``metrics.csv`` and ``run.json`` from ``last.pt``, in case a kill cut them short. A
+resumed run checks that its training faces are those it started with (their number and landmarks), wherever
+``data.root`` now points.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ from ffld.data.registry import dataset_info, open_split
 from ffld.data.specs import inter_ocular
 from ffld.data.transforms import AffineParams, LandmarkAugment
 from ffld.evaluate import evaluate_faces
-from ffld.files import dump_json, write_csv
+from ffld.files import dump_json, sha256_of, write_csv
 from ffld.models import FFLD
 from ffld.provenance import provenance
 from ffld.train import distributed
@@ -131,6 +132,7 @@ class Trainer:
 
         self.provenance = provenance(self.device)  # how this run was started, stored with every checkpoint
         self.earlier_provenance: list[dict[str, Any]] = []  # the invocations that trained it before, oldest first
+        self.init_source: dict[str, Any] | None = None  # the file of initial weights (config.init), as it was read
         self.info = dataset_info(config.data.dataset)
         if not self.process.is_main:  # let rank 0 generate or decode first (e.g. SynthFace's cache), then read
             distributed.barrier()
@@ -209,6 +211,12 @@ class Trainer:
                 f"train both steps at one size (--set data.input_size={trained})"
             )
         new = load_weights_from(self.model, model.state_dict(), path)
+        self.init_source = {
+            "path": str(Path(path).resolve()),
+            "sha256": sha256_of(path),
+            "provenance": metadata.get("provenance"),
+            "earlier_provenance": metadata.get("earlier_provenance", []),
+        }
         self.log(f"initialised from {path}" + (f"; newly initialised: {', '.join(new)}" if new else ""))
 
     @property
@@ -228,6 +236,7 @@ class Trainer:
             "config": config_to_dict(self.config),
             "provenance": self.provenance,
             "earlier_provenance": self.earlier_provenance,
+            "init": self.init_source,
         }
 
     def _state(self) -> dict[str, Any]:
@@ -300,6 +309,7 @@ class Trainer:
         self.history = state["history"]
         saved = state["metadata"]
         self.earlier_provenance = [*saved.get("earlier_provenance", []), saved["provenance"]]
+        self.init_source = saved.get("init")
         self.log(f"resumed from {self.checkpoint_path} at epoch {self.epoch + 1}, step {self.step}")
 
     # -- one step --------------------------------------------------------------------------------------------------
