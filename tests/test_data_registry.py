@@ -49,15 +49,18 @@ def test_300w_can_be_normalised_by_its_pupils_as_in_table_1s_upper_half() -> Non
     assert (info.normaliser, dataset_info("300w").normaliser) == ("inter-pupil", "inter-ocular")
 
 
-def test_every_benchmark_is_covered_and_unknown_names_are_refused() -> None:
+def test_every_benchmark_is_covered_and_unknown_names_are_refused(tmp_path) -> None:
     assert set(DATASETS) == {"300w", "300vw", "synthface", "wflw", "cofw", "aflw"}
     with pytest.raises(ValueError, match="unknown dataset 'lfpw'; choose one of"):
         dataset_info("lfpw")
     expected = "train, test or test:<largepose|expression|illumination|makeup|occlusion|blur>"
-    for split in ("test:", "test:blurry"):  # checked before the folder is looked at
+    for split in ("test:", "test:blurry"):
         with pytest.raises(DatasetError) as error:
-            open_split("wflw", "/nonexistent", split)
+            open_split("wflw", str(tmp_path), split)
         assert str(error.value) == f"unknown WFLW subset {split!r}; expected {expected}"
+    with pytest.raises(DatasetError) as error:
+        open_split("wflw", str(tmp_path / "WFLW"), "test")
+    assert str(error.value) == f"{tmp_path / 'WFLW'}: no such folder (the wflw root; see data/README.md for its layout)"
 
 
 def test_synthface_annotation_noise_reaches_the_training_split_only(tmp_path) -> None:

@@ -81,13 +81,17 @@ def test_errors(tmp_path: Path) -> None:
     fields = lines[4].split()
     fields[196] = "x"
     lines[4] = " ".join(fields)
+    fields = lines[5].split()
+    fields[200] = "1.0"  # the first attribute flag
+    lines[5] = " ".join(fields)
     path.write_text("\n".join(lines) + "\n")
     with pytest.raises(LandmarkFileError, match=r"list_98pt_rect_attr_train\.txt:2: expected 207 fields"):
         WFLW(tmp_path, "train")
-    with pytest.warns(UserWarning, match="skipped 4 face"):
+    with pytest.warns(UserWarning, match="skipped 5 face"):
         dataset = WFLW(tmp_path, "train", on_error="skip")
-    assert len(dataset) == len(FLAGS) - 4
-    assert [p.path.rsplit(":", 1)[1] for p in dataset.skipped] == ["2", "3", "4", "5"]
+    assert len(dataset) == len(FLAGS) - 5
+    assert [p.path.rsplit(":", 1)[1] for p in dataset.skipped] == ["2", "3", "4", "5", "6"]
     assert "point 4 has a NaN" in dataset.skipped[1].problem
     assert dataset.skipped[2].problem.endswith("missing/image.jpg not found")
-    assert dataset.skipped[3].problem == "a coordinate, box or attribute field is not a number"
+    assert dataset.skipped[3].problem == "field 197 is 'x', not a number"  # 1-based, as an editor counts
+    assert dataset.skipped[4].problem == "field 201 is '1.0', not an integer flag"

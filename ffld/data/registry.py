@@ -22,6 +22,7 @@ COFW by the inter-pupil distance, which makes its numbers comparable with Table 
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -173,6 +174,8 @@ def open_split(
         return info.opener(root, split, synthface)
     if root is None:
         raise ValueError(f"dataset {name!r} needs a root folder (see data/README.md)")
+    if not os.path.isdir(root):
+        raise DatasetError(f"{root}: no such folder (the {name} root; see data/README.md for its layout)")
     return info.opener(root, split, convert=convert)
 
 

@@ -104,11 +104,8 @@ class WFLW(LandmarkDataset):
         fields = line.split()
         if len(fields) != 2 * n + 4 + 6 + 1:
             raise ValueError(f"expected {2 * n + 11} fields (coordinates, box, attributes, image), got {len(fields)}")
-        try:
-            numbers = np.array([float(value) for value in fields[: 2 * n + 4]])
-            flags = np.array([int(value) for value in fields[2 * n + 4 : 2 * n + 10]])
-        except ValueError:
-            raise ValueError("a coordinate, box or attribute field is not a number") from None
+        numbers = np.array([_field(fields, k, float, "a number") for k in range(2 * n + 4)])
+        flags = np.array([_field(fields, k, int, "an integer flag") for k in range(2 * n + 4, 2 * n + 10)])
         landmarks = check_landmarks(numbers[: 2 * n].reshape(n, 2), n)
         box = numbers[2 * n :]
         if not np.isfinite(box).all() or box[2] <= box[0] or box[3] <= box[1]:
@@ -124,6 +121,14 @@ class WFLW(LandmarkDataset):
     def locate(self, record: FaceRecord) -> str:
         """The image, and the annotation line of the face (an image may hold several)."""
         return f"{record.path} [{self.annotation_path.name}:{record.extras['line']}]"
+
+
+def _field(fields: list[str], k: int, kind: type, what: str) -> float | int:
+    """Field ``k`` (0-based) of an annotation line read as ``kind``; the error names it 1-based, as an editor does."""
+    try:
+        return kind(fields[k])
+    except ValueError:
+        raise ValueError(f"field {k + 1} is {fields[k]!r}, not {what}") from None
 
 
 __all__ = ["ATTRIBUTES", "WFLW"]
