@@ -55,8 +55,12 @@ def test_inconsistent_sizes(tmp_path: Path) -> None:
     variables, *_ = cofw_variables(np.random.default_rng(3), "test")
     variables["phisT"] = variables["phisT"][:, :58]  # occlusion columns missing
     write_mat_v73(tmp_path / "COFW_test_color.mat", variables)
-    with pytest.raises(DatasetError, match=r"phisT has shape \(3, 58\), expected \(3, 87\)"):
+    with pytest.raises(DatasetError) as error:
         COFW(tmp_path, "test")
+    assert str(error.value) == (
+        f"{tmp_path / 'COFW_test_color.mat'}: phisT has shape (3, 58), expected (3, 87) (one row per image of IsT, "
+        "which holds 3)"
+    )
 
 
 def test_bad_faces_raise_or_are_reported(tmp_path: Path) -> None:

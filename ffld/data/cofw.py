@@ -70,10 +70,11 @@ class COFW(LandmarkDataset):
         n = self.spec.num_points
         if not isinstance(images, list):
             raise DatasetError(f"{self.path}: {images_field} is not a cell array of images")
-        if phis.ndim != 2 or phis.shape != (len(images), 3 * n):
-            raise DatasetError(f"{self.path}: {phis_field} has shape {phis.shape}, expected ({len(images)}, {3 * n})")
-        if boxes.shape != (len(images), 4):
-            raise DatasetError(f"{self.path}: {boxes_field} has shape {boxes.shape}, expected ({len(images)}, 4)")
+        rows = f"one row per image of {images_field}, which holds {len(images)}"
+        for field, array, columns in ((phis_field, phis, 3 * n), (boxes_field, boxes, 4)):
+            if array.shape != (len(images), columns):
+                expected = f"({len(images)}, {columns}) ({rows})"
+                raise DatasetError(f"{self.path}: {field} has shape {array.shape}, expected {expected}")
         self._images = images
         self.finish(
             self.attempt(f"{self.path} [face {i + 1}]", partial(self._record, i, phis[i], boxes[i]))
