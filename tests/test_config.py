@@ -67,6 +67,17 @@ def test_bad_configs_name_the_file_and_problem(tmp_path, text, message):
     assert str(error.value).startswith(str(path)) and message in str(error.value)
 
 
+def test_a_bad_override_is_named_as_one(tmp_path):
+    path = tmp_path / "good.yaml"
+    path.write_text("data:\n  dataset: 300vw\n  train: train\n  test: ['3']\n")
+    load_config(path)
+    with pytest.raises(ConfigError) as error:
+        load_config(path, {"data.test": [4], "optimizer.epochs": 2})
+    assert str(error.value) == (
+        f"{path} with data.test, optimizer.epochs overridden: data.test: expected [a string, ...], got [4]"
+    )
+
+
 def test_missing_config_lists_the_builtin_ones():
     with pytest.raises(ConfigError, match=r"built-in: .*300w"):
         load_config("no-such-config")

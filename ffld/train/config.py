@@ -338,8 +338,9 @@ def load_config(name: str | os.PathLike, overrides: dict[str, Any] | None = None
         node = values.get(section) if section else values
         if isinstance(node, dict) and isinstance(node.get(key), str):
             node[key] = os.path.expanduser(node[key])  # "~/300W" given through --set reaches no shell
-    config = _build(TrainConfig, values, "", str(path))
-    config.check(str(path))
+    source = f"{path} with {', '.join(overrides)} overridden" if overrides else str(path)  # a value may be either's
+    config = _build(TrainConfig, values, "", source)
+    config.check(source)
     return config
 
 
