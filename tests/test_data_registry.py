@@ -58,6 +58,8 @@ def test_every_benchmark_is_covered_and_unknown_names_are_refused(tmp_path) -> N
         with pytest.raises(DatasetError) as error:
             open_split("wflw", str(tmp_path), split)
         assert str(error.value) == f"unknown WFLW subset {split!r}; expected {expected}"
+    with pytest.raises(DatasetError, match=r"^unknown 300VW category '03'; expected 1, 2, 3 or train$"):
+        open_split("300vw", str(tmp_path), "03")
     with pytest.raises(DatasetError) as error:
         open_split("wflw", str(tmp_path / "WFLW"), "test")
     assert str(error.value) == f"{tmp_path / 'WFLW'}: no such folder (the wflw root; see data/README.md for its layout)"

@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ffld.data import WFLW, DatasetError, LandmarkFileError
+from ffld.data import WFLW, DatasetError, ImageFileError, LandmarkFileError
 from ffld.data.wflw import ATTRIBUTES
 from tests.data_formats import random_image, wflw_line, write_image
 
@@ -49,6 +49,16 @@ def test_an_annotation_file_with_a_byte_order_mark_and_crlf_reads_the_same(tmp_p
     dataset = WFLW(tmp_path, "test")
     assert [r.path for r in dataset.records] == [str(tmp_path / "WFLW_images" / name) for _, _, name in faces]
     np.testing.assert_allclose(dataset[0]["landmarks"], faces[0][0], atol=1e-5)
+
+
+def test_an_undecodable_image_is_named_with_its_annotation_line(tmp_path: Path) -> None:
+    faces = make_wflw(tmp_path)
+    image = tmp_path / "WFLW_images" / faces[2][2]
+    image.write_bytes(image.read_bytes()[:200])  # truncated
+    dataset = WFLW(tmp_path, "test")
+    with pytest.raises(ImageFileError) as error:
+        dataset[2]
+    assert str(error.value) == f"{image} [list_98pt_rect_attr_test.txt:3]: truncated JPEG (no end-of-image marker)"
 
 
 @pytest.mark.parametrize("subset", ATTRIBUTES)

@@ -225,9 +225,16 @@ class LandmarkDataset(torch.utils.data.Dataset):
         """:meth:`load_image`, after :func:`check_on_image` on the record's landmarks.
 
         Raises:
-            LandmarkFileError: a landmark lies far outside the image; the message names the file.
+            ImageFileError: the image cannot be decoded; the message names the face as :meth:`locate` does.
+            LandmarkFileError: a landmark lies far outside the image; the message names the face likewise.
         """
-        image = self.load_image(record)
+        try:
+            image = self.load_image(record)
+        except ImageFileError as error:  # named by its file: add the face's place where the file holds several
+            where, message = self.locate(record), str(error)
+            if where == record.path or not message.startswith(f"{record.path}: "):
+                raise
+            raise ImageFileError(f"{where}: {message[len(record.path) + 2 :]}") from None
         try:
             check_on_image(record.landmarks, *image.shape[:2])
         except ValueError as error:

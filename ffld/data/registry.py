@@ -90,6 +90,8 @@ def _open_wflw(root: str, split: str, **options: Any) -> torch.utils.data.Datase
 
 
 def _open_300vw(root: str, split: str, **options: Any) -> torch.utils.data.Dataset:
+    if split.isdigit() and str(int(split)) != split:  # "03" would be scored as category 3 but labelled "03"
+        raise DatasetError(f"unknown 300VW category {split!r}; expected 1, 2, 3 or train")
     return VW300(root, int(split) if split.isdigit() else split, **options)
 
 
