@@ -223,23 +223,21 @@ def evaluate_checkpoint(
     results["root"] = None if root is None else str(Path(root).resolve())  # None: SynthFace's default cache
     for split in splits:
         reader = open_split(dataset, root, split, convert, synthface)
-        if len(reader) == 0:
-            raise ValueError(f"{dataset} subset {split} in {results['root']}: no faces to score")
-        official = getattr(reader, "OFFICIAL_SIZES", {}).get(split.rpartition(":")[2])  # WFLW's test:blur -> blur
-        if official is not None and len(reader) != official:
-            warnings.warn(
-                f"{dataset} subset {split}: {len(reader)} faces where the official protocol has {official}; its scores "
-                "are not comparable with published ones",
-                stacklevel=2,
-            )
         faces = prepare_faces(
             reader,
             metadata["input_size"],
             metadata["enlarge"],
             metadata["box"],
             workers,
-            f"preparing {split}",
+            f"preparing {dataset} subset {split} in {results['root']}",  # also names an empty subset
         )
+        official = getattr(reader, "OFFICIAL_SIZES", {}).get(split.rpartition(":")[2])  # WFLW's test:blur -> blur
+        if official is not None and len(faces) != official:
+            warnings.warn(
+                f"{dataset} subset {split}: {len(faces)} faces where the official protocol has {official}; its scores "
+                "are not comparable with published ones",
+                stacklevel=2,
+            )
         visible = visibility_mask(faces, dataset) if visible_only else None
         evaluation = evaluate_faces(model, faces, info, device, visible=visible)
         results["subsets"][split] = evaluation.summary(threshold)

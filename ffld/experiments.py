@@ -34,6 +34,7 @@ import numpy as np
 import scipy.stats
 import yaml
 
+from ffld.cpus import usable_cpus
 from ffld.files import sha256_of
 from ffld.provenance import write_json
 from ffld.train.config import CONFIG_DIR, ConfigError, TrainConfig, load_config
@@ -252,7 +253,7 @@ class Experiment:
         If a run fails or this process is interrupted (Ctrl-C; ``ffld experiment`` turns SIGTERM into the same),
         the runs under way are terminated before the error propagates, so that none trains on unattended; running
         the command again resumes each from its last checkpoint."""
-        threads = max(1, (os.cpu_count() or 1) // jobs)
+        threads = max(1, usable_cpus() // jobs)
         noises = ["clean"] + (["along", "across"] if self.spec.get("noise") else [])
         stages = [
             [self.pretrain_run(seed, noise) for seed in self.spec["seeds"] for noise in noises],

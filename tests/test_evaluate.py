@@ -14,7 +14,7 @@ from ffld.data.prepared import prepare_faces
 from ffld.data.registry import dataset_info, open_split
 from ffld.evaluate import evaluate_checkpoint, evaluate_faces, visibility_mask
 from ffld.models import FFLD
-from tests.data_formats import cofw_variables, write_mat_v5
+from tests.data_formats import cofw_variables, random_image, wflw_line, write_image, write_mat_v5
 
 pytestmark = pytest.mark.filterwarnings("ignore:cofw subset test. 3 faces where the official protocol has 507")
 METADATA = {"model": {"num_landmarks": 29, "stages": 1}, "input_size": 64, "enlarge": 1.25, "box": "dataset"}
@@ -98,6 +98,23 @@ def test_subsets_are_named_once_and_their_size_checked(
     save_model(trained, load_model(path)[0], {**METADATA, "config": {"data": {"dataset": "cofw", "convert": True}}})
     scores = evaluate_checkpoint(trained, "cofw", str(root))["subsets"]
     assert scores == evaluate_checkpoint(path, "cofw", str(root), convert=True)["subsets"]
+
+
+def test_an_empty_subset_is_named_with_its_root(tmp_path: Path) -> None:
+    """Two WFLW test faces, neither blurred: the test:blur subset holds none."""
+    rng = np.random.default_rng(4)
+    lines = []
+    for k in range(2):
+        write_image(tmp_path / "WFLW_images" / f"{k}.jpg", random_image(rng, 50, 70))
+        lines.append(wflw_line(rng.uniform(5, 45, (98, 2)), np.array([3, 4, 60, 45]), np.zeros(6), f"{k}.jpg"))
+    annotations = tmp_path / "WFLW_annotations" / "list_98pt_rect_attr_train_test"
+    annotations.mkdir(parents=True)
+    (annotations / "list_98pt_rect_attr_test.txt").write_text("\n".join(lines) + "\n")
+    arguments = {"num_landmarks": 98, "stages": 1}
+    save_model(tmp_path / "model.safetensors", FFLD(**arguments), {**METADATA, "model": arguments})
+    with pytest.raises(ValueError) as error:
+        evaluate_checkpoint(tmp_path / "model.safetensors", "wflw", str(tmp_path), ["test:blur"])
+    assert str(error.value) == f"preparing wflw subset test:blur in {tmp_path}: the dataset holds no faces"
 
 
 def test_another_normaliser_rescales_every_error(cofw: tuple[Path, Path, np.ndarray]) -> None:

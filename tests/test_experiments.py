@@ -157,6 +157,18 @@ def test_tiny_experiment_end_to_end(tmp_path):
     assert table[0].startswith("| variant |") and len(table) == 2 + 4  # header, rule and one row per variant
 
 
+def test_training_threads_split_the_cpus_this_process_may_use(tmp_path, monkeypatch):
+    """A process allowed on 6 of a machine's 64 cores runs 3 jobs of 2 threads each (64 // 3 would crowd them)."""
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: set(range(6)), raising=False)
+    monkeypatch.setattr("os.cpu_count", lambda: 64)
+    threads = []
+    monkeypatch.setattr(Experiment, "execute", lambda self, run, count: threads.append(count))
+    spec = {"pretrain": "synthface-cpu-baseline", "finetune": "synthface-cpu", "seeds": [0], "tables": ["stages"]}
+    (tmp_path / "split.yaml").write_text(yaml.safe_dump(spec))
+    Experiment(str(tmp_path / "split.yaml"), tmp_path / "runs", tmp_path / "results").train_all(3, lambda line: None)
+    assert threads == [2] * (1 + len(TABLES["stages"]))  # the pre-training, then one run per row
+
+
 def test_noise_study_runs_include_clean_runs_missing_from_the_tables(tmp_path):
     spec = {"pretrain": "synthface-cpu-baseline", "finetune": "synthface-cpu", "seeds": [0, 1], "tables": ["stages"],
             "noise": {"along": 2.0, "across": 2.0, "variants": ["L2/L1/L1", "L2/L1/AL"]}}  # fmt: skip

@@ -218,23 +218,18 @@ class LandmarkDataset(torch.utils.data.Dataset):
         return record.path
 
     def load_image(self, record: FaceRecord) -> np.ndarray:
-        """H×W×3 uint8 RGB image of a record (default: the image file at ``record.path``)."""
-        return load_image(record.path, convert=self.convert)
+        """H×W×3 uint8 RGB image of a record (default: the image file at ``record.path``); an
+        :class:`~ffld.data.image.ImageFileError` names the face as :meth:`locate` does."""
+        return load_image(record.path, convert=self.convert, name=self.locate(record))
 
     def checked_image(self, record: FaceRecord) -> np.ndarray:
         """:meth:`load_image`, after :func:`check_on_image` on the record's landmarks.
 
         Raises:
-            ImageFileError: the image cannot be decoded; the message names the face as :meth:`locate` does.
-            LandmarkFileError: a landmark lies far outside the image; the message names the face likewise.
+            LandmarkFileError: a landmark lies far outside the image; the message names the face as
+                :meth:`locate` does.
         """
-        try:
-            image = self.load_image(record)
-        except ImageFileError as error:  # named by its file: add the face's place where the file holds several
-            where, message = self.locate(record), str(error)
-            if where == record.path or not message.startswith(f"{record.path}: "):
-                raise
-            raise ImageFileError(f"{where}: {message[len(record.path) + 2 :]}") from None
+        image = self.load_image(record)
         try:
             check_on_image(record.landmarks, *image.shape[:2])
         except ValueError as error:

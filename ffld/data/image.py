@@ -79,23 +79,24 @@ def to_rgb8(
     return np.ascontiguousarray(image)
 
 
-def load_image(path: str | os.PathLike, convert: bool = False) -> np.ndarray:
+def load_image(path: str | os.PathLike, convert: bool = False, name: str | None = None) -> np.ndarray:
     """Load an image file as H×W×3 uint8 RGB.
 
     Args:
         path: the image file.
         convert: accept grayscale, 16-bit and 4-channel files by converting them (see :func:`to_rgb8`).
+        name: how error messages name the image (default: ``path``), e.g. with the face's annotation line.
 
     Raises:
         ImageFileError: naming the file, if it is missing, unreadable, truncated, or (without ``convert``)
             grayscale, 16-bit or 4-channel.
     """
-    path = Path(path)
+    name = str(path) if name is None else name
     try:
-        data = path.read_bytes()
+        data = Path(path).read_bytes()
     except OSError as error:
-        raise ImageFileError(f"{path}: cannot read image ({error.strerror or error})") from error
-    return decode_image(data, path, convert=convert)
+        raise ImageFileError(f"{name}: cannot read image ({error.strerror or error})") from error
+    return decode_image(data, name, convert=convert)
 
 
 __all__ = ["ImageFileError", "decode_image", "load_image", "to_rgb8"]

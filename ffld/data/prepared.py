@@ -8,7 +8,6 @@ input pipeline never starves a GPU. 300W's 3148 training faces at 224×224 take 
 from __future__ import annotations
 
 import dataclasses
-import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +16,7 @@ import torch
 import torch.utils.data
 from tqdm import tqdm  # the console bar: it switches itself off where output is no terminal (notebooks, logs)
 
+from ffld.cpus import usable_cpus
 from ffld.data.base import landmark_box
 from ffld.data.facecrop import apply_affine, crop_face
 from ffld.data.image import ImageFileError
@@ -147,8 +147,7 @@ def prepare_faces(
     """
     if len(dataset) == 0:
         raise ValueError(f"{description}: the dataset holds no faces")
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    workers = min(workers, cpus)
+    workers = min(workers, usable_cpus())
     loader = torch.utils.data.DataLoader(
         _Cropped(dataset, size, enlarge, box), batch_size=32, num_workers=workers, collate_fn=list
     )

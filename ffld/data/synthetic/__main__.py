@@ -9,9 +9,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from ffld.cpus import usable_cpus
 from ffld.data.synthetic.config import SynthFaceConfig
 from ffld.data.synthetic.figure import sample_grid
-from ffld.data.synthetic.generate import DEFAULT_CACHE, default_workers, ensure_synthface, generate_synthface
+from ffld.data.synthetic.generate import DEFAULT_CACHE, ensure_synthface, generate_synthface
 
 
 def _config(args: argparse.Namespace) -> SynthFaceConfig:
@@ -45,7 +46,7 @@ def _cpu_seconds() -> float:
 
 
 def _bench(args: argparse.Namespace) -> None:
-    workers = args.workers or default_workers()
+    workers = args.workers or usable_cpus()
     config = dataclasses.replace(SynthFaceConfig(), seed=args.seed).with_sizes(args.count, 0, 0)
     with tempfile.TemporaryDirectory() as folder:
         start, cpu = time.perf_counter(), _cpu_seconds()
@@ -55,9 +56,9 @@ def _bench(args: argparse.Namespace) -> None:
     default = SynthFaceConfig()
     total = default.train.size + default.common.size + default.challenge.size
     print(f"{rate:.1f} faces/s: {args.count} training faces rendered and written in {seconds:.2f} s")
-    print(f"with {workers} worker process(es) on {default_workers()} available CPU core(s)")
+    print(f"with {workers} worker process(es) on {usable_cpus()} available CPU core(s)")
     print(f"the default benchmark ({total} faces) takes about {total / rate:.0f} s at this rate")
-    cores = min(workers, default_workers())
+    cores = min(workers, usable_cpus())
     print(f"CPU time: {1000 * cpu / args.count:.1f} ms per face, i.e. {cores * args.count / cpu:.0f} faces/s on "
           f"{cores} core(s) not shared with other programs")  # fmt: skip
     if args.output:
@@ -66,7 +67,7 @@ def _bench(args: argparse.Namespace) -> None:
         results = {
             "faces": args.count,
             "workers": workers,
-            "cores": default_workers(),
+            "cores": usable_cpus(),
             "seconds": seconds,
             "faces_per_s": rate,
             "cpu_ms_per_face": 1000 * cpu / args.count,

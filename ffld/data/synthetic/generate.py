@@ -37,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+from ffld.cpus import usable_cpus
 from ffld.data.pts import write_pts
 from ffld.data.synthetic.annotation import annotate
 from ffld.data.synthetic.appearance import sample_appearance
@@ -138,11 +139,6 @@ def write_images(config: SynthFaceConfig, folder: Path, tasks: list[tuple[str, i
     return records
 
 
-def default_workers() -> int:
-    """The number of CPU cores this process may use."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-
-
 def _run_workers(config: SynthFaceConfig, folder: Path, tasks: list[tuple[str, int]], workers: int) -> list[dict]:
     """Render ``tasks`` with ``workers`` subprocesses (see :mod:`ffld.data.synthetic.worker`), task k going to
     worker k mod ``workers``; returns the records in the order of ``tasks``. Jobs and results go through
@@ -211,7 +207,7 @@ def generate_synthface(
         tasks = [(split, index) for split in SPLITS for index in range(sizes[split])]
         for split in SPLITS:
             (partial / split).mkdir(parents=True)
-        workers = max(1, min(workers or default_workers(), len(tasks)))
+        workers = max(1, min(workers or usable_cpus(), len(tasks)))
         if workers == 1:
             records = write_images(config, partial, tasks)
         else:
@@ -276,7 +272,6 @@ __all__ = [
     "SPLIT_CODES",
     "Sample",
     "cache_root",
-    "default_workers",
     "ensure_synthface",
     "generate_synthface",
     "render_sample",
