@@ -20,6 +20,8 @@ from typing import Any, Literal
 
 import yaml
 
+from ffld.train.bounds import range_problems
+
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 STAGE_LOSSES = ("iod_l2", "l2", "l1", "align", "wing")
 PAPER_LOSSES = ("iod_l2", "l2", "l1", "align")
@@ -166,7 +168,8 @@ class TrainConfig:
         return list(self.loss_weights) if self.loss_weights is not None else [1.0] * len(self.losses)
 
     def check(self, source: str) -> None:
-        """Refuse inconsistent settings; ``source`` names the file in the message."""
+        """Refuse inconsistent settings and values out of range (:mod:`ffld.train.bounds`); ``source`` names the
+        file in the message."""
         problems = []
         if len(self.losses) != self.model.stages + 1:
             problems.append(f"losses: {len(self.losses)} given for {self.model.stages + 1} predictions (S0..SK)")
@@ -191,6 +194,7 @@ class TrainConfig:
             problems.append("runtime.eval_every: must be at least 1")
         if self.runtime.checkpoint_every < 0 or self.runtime.workers < 0:
             problems.append("runtime: checkpoint_every and workers must not be negative")
+        problems += range_problems(self)
         if problems:
             raise ConfigError(f"{source}: " + "; ".join(problems))
 
