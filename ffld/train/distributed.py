@@ -15,10 +15,10 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 import torch
 import torch.distributed as dist
-import torch.distributed.nn.functional as dist_functional
 from torch import nn
 
 
@@ -84,6 +84,30 @@ def barrier() -> None:
         dist.barrier()
 
 
+class _AllReduceSum(torch.autograd.Function):
+    """The sum of a tensor over the processes, differentiable: the gradient of each process's input is the sum of
+    the output gradients of every process (the backward of a sum that every process uses). It replaces
+    ``torch.distributed.nn.functional.all_reduce``, which computes the same but is deprecated (on torch 2.14, a
+    FutureWarning that ``ffld train`` printed at each of SyncBatchNorm2d's two calls, in every process)."""
+
+    @staticmethod
+    def forward(ctx: Any, tensor: torch.Tensor) -> torch.Tensor:
+        total = tensor.clone()
+        dist.all_reduce(total)
+        return total
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> torch.Tensor:
+        total = grad.clone()
+        dist.all_reduce(total)
+        return total
+
+
+def all_reduce_sum(tensor: torch.Tensor) -> torch.Tensor:
+    """The sum of ``tensor`` over the processes, with gradients (see :class:`_AllReduceSum`)."""
+    return _AllReduceSum.apply(tensor)
+
+
 class SyncBatchNorm2d(nn.BatchNorm2d):
     r"""BatchNorm2d whose training statistics are those of the batch across all processes.
 
@@ -91,8 +115,8 @@ class SyncBatchNorm2d(nn.BatchNorm2d):
     :math:`\mu_c = S_c / n`, :math:`\sigma^2_c = Q_c / n`, the output is
     :math:`(x - \mu_c) / \sqrt{\sigma^2_c + \epsilon} \cdot \gamma_c + \beta_c`, and the running variance is
     updated with the unbiased :math:`Q_c / (n - 1)`, as ``BatchNorm2d`` does. The sums are all-reduced with
-    :func:`torch.distributed.nn.functional.all_reduce`, whose backward all-reduces the gradients, so the backward
-    pass is that of the global batch too. The statistics are computed in at least float32 and the output has the
+    :func:`all_reduce_sum`, whose backward all-reduces the gradients, so the backward pass is that of the global batch
+    too. The statistics are computed in at least float32 and the output has the
     input's dtype, as BatchNorm2d's has (bfloat16 under autocast). Outside training or outside a process group it is
     a plain BatchNorm2d.
     """
@@ -103,11 +127,11 @@ class SyncBatchNorm2d(nn.BatchNorm2d):
         channels = input.shape[1]
         accumulate = torch.promote_types(input.dtype, torch.float32)  # statistics in at least float32
         count = torch.tensor([input.numel() / channels], dtype=accumulate, device=input.device)
-        sums = dist_functional.all_reduce(torch.cat([input.sum(dim=(0, 2, 3), dtype=accumulate), count]))
+        sums = all_reduce_sum(torch.cat([input.sum(dim=(0, 2, 3), dtype=accumulate), count]))
         total = sums[-1]
         mean = sums[:channels] / total
         centred = input - mean[None, :, None, None]
-        squares = dist_functional.all_reduce(centred.square().sum(dim=(0, 2, 3)))
+        squares = all_reduce_sum(centred.square().sum(dim=(0, 2, 3)))
         variance = squares / total
         if self.track_running_stats:
             with torch.no_grad():
@@ -137,4 +161,13 @@ class SyncBatchNorm2d(nn.BatchNorm2d):
         return module
 
 
-__all__ = ["DeviceError", "ProcessInfo", "SyncBatchNorm2d", "barrier", "choose_device", "cleanup", "setup"]
+__all__ = [
+    "DeviceError",
+    "ProcessInfo",
+    "SyncBatchNorm2d",
+    "all_reduce_sum",
+    "barrier",
+    "choose_device",
+    "cleanup",
+    "setup",
+]
