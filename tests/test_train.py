@@ -382,6 +382,18 @@ def test_align_filter_is_dropped_once_the_loss_stops_decreasing(tmp_path):
     assert trainer.objective.align_sigma is None
 
 
+@pytest.mark.parametrize(("stages", "losses", "column"), [(0, ["iod_l2"], False), (3, None, True)])
+def test_metrics_have_an_align_sigma_column_only_with_align_loss(tmp_path, one_thread, stages, losses, column):
+    """A baseline (IOD-normalised L2 alone) has no Align Loss filter, so its metrics.csv records no σ for it."""
+    changes = {"model__stages": stages, "optimizer__epochs": 1, "data__synthface": TINY_SYNTHFACE}
+    config = load_config(write_config(tmp_path, **changes, **({"losses": losses} if losses else {})))
+    train(config, log=quiet)
+    with open(Path(config.output) / "metrics.csv") as handle:
+        header = next(csv.reader(handle))
+    assert ("align_sigma" in header) is column
+    assert ("train_S3_align" in header) is column
+
+
 def test_gpu_runtime_flags_train_like_plain_fp32(tmp_path):
     """The GPU defaults (bf16 autocast, channels_last, torch.compile) run on CPU too, and their first two steps'
     losses (total and per stage) stay within 0.2% of plain fp32 eager (bf16 keeps 8 significant bits, ~0.4%; the

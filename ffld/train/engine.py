@@ -405,7 +405,8 @@ class Trainer:
         means = (self.running / self.steps_per_epoch).tolist()
         row: dict[str, Any] = {"epoch": self.epoch + 1, "lr": self.optimizer.param_groups[0]["lr"]}
         row.update({f"train_{name}": value for name, value in zip(names, means, strict=True)})
-        row["align_sigma"] = self.objective.align_sigma if self.objective.align_sigma is not None else 0.0
+        if "align" in self.config.losses:  # σ of Align Loss's filter, 0 once dropped (Sect. 6.6); others have none
+            row["align_sigma"] = self.objective.align_sigma if self.objective.align_sigma is not None else 0.0
         row["seconds"] = round(seconds, 2)
         last = self.epoch + 1 == self.config.optimizer.epochs
         if self.process.is_main and ((self.epoch + 1) % self.config.runtime.eval_every == 0 or last):
