@@ -183,6 +183,31 @@ def test_a_signal_stops_training_at_the_next_step_boundary_with_a_checkpoint(tmp
     assert untimed(load_state(checkpoint)["history"]) == untimed(load_state(tmp_path / "whole" / "last.pt")["history"])
 
 
+def test_a_resumed_epoch_counts_the_seconds_of_its_steps_before_the_stop(tmp_path, monkeypatch, one_thread):
+    """Each step takes 10 s of a fake clock: an epoch of two steps stopped after the first and resumed took 20 s, as
+    it does uninterrupted (its first invocation's time until the stop is counted, not only the resumed part's)."""
+    clock = [0.0]
+    monkeypatch.setattr(engine.time, "perf_counter", lambda: clock[0])
+    take_step = Trainer.train_step
+
+    def timed(self, epoch, step):
+        clock[0] += 10.0
+        losses = take_step(self, epoch, step)
+        if (epoch, step) == (0, 0) and self.output.name == "stopped":
+            signal.raise_signal(signal.SIGTERM)
+        return losses
+
+    monkeypatch.setattr(Trainer, "train_step", timed)
+    changes = {"optimizer__epochs": 1, "runtime__checkpoint_every": 0, "runtime__eval_every": 5}
+    whole = train(load_config(tiny_config(tmp_path, "whole", **changes)), log=quiet)
+    config = load_config(tiny_config(tmp_path, "stopped", **changes))
+    with pytest.raises(KeyboardInterrupt):
+        train(config, log=quiet)
+    clock[0] += 1000.0  # the time between the stop and the resumption is not the epoch's
+    resumed = train(config, log=quiet)
+    assert [row["seconds"] for row in whole] == [row["seconds"] for row in resumed] == [20.0]
+
+
 def test_sigterm_ends_ffld_train_with_a_checkpoint_and_one_line(tmp_path):
     config = tiny_config(tmp_path, "terminated", optimizer__epochs=100, runtime__checkpoint_every=0)
     process = start_training(config, subprocess.PIPE)

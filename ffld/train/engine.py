@@ -10,7 +10,8 @@ runtime settings that do not change what is computed, the data's folder and ``in
 Files in the run folder: ``last.pt`` (the training state, rewritten atomically at every epoch end, every
 ``checkpoint_every`` steps, and at the step where Ctrl-C or SIGTERM stops the run), ``model.safetensors`` (the latest
 weights for inference, with their metadata), ``metrics.csv`` (one row per epoch, rewritten from the checkpointed
-history; its test NMEs in %, like every NME ffld writes), ``run.json`` (the model file's metadata as readable JSON: the
+history; its test NMEs in %, like every NME ffld writes; its ``seconds`` the time of the epoch's steps, those that an
+interrupted invocation checkpointed included), ``run.json`` (the model file's metadata as readable JSON: the
 provenance of this invocation and of earlier ones, the configuration, the initial weights' file with its SHA-256 and
 provenance, the epochs trained and the training faces' fingerprint) and ``tensorboard/``. Running a finished run again
 rewrites ``model.safetensors``, ``metrics.csv`` and ``run.json`` from ``last.pt``, in case a kill cut them short. A
@@ -185,6 +186,8 @@ class Trainer:
         self.align_best = math.inf
         self.align_stale = 0
         self.history: list[dict[str, Any]] = []
+        self.resumed_seconds = 0.0  # the seconds that earlier invocations spent on this epoch's checkpointed steps
+        self.epoch_started = time.perf_counter()  # when this epoch began, less resumed_seconds
         if state is not None:
             self._restore(state)
 
@@ -250,6 +253,7 @@ class Trainer:
             "align_sigma": self.objective.align_sigma,
             "align_best": self.align_best,
             "align_stale": self.align_stale,
+            "epoch_seconds": time.perf_counter() - self.epoch_started if self.step else 0.0,
             "history": self.history,
             "train_data": self.train_data,
             "metadata": self.metadata(),
@@ -307,6 +311,7 @@ class Trainer:
         self.objective.align_sigma = state["align_sigma"]
         self.align_best, self.align_stale = state["align_best"], state["align_stale"]
         self.history = state["history"]
+        self.resumed_seconds = state.get("epoch_seconds", 0.0)  # (absent from checkpoints before ffld saved it)
         saved = state["metadata"]
         self.earlier_provenance = [*saved.get("earlier_provenance", []), saved["provenance"]]
         self.init_source = saved.get("init")
@@ -455,7 +460,7 @@ class Trainer:
         """Train the epochs left. On a stop request (:mod:`~ffld.train.interrupt`), checkpoint at the next step
         boundary and raise ``KeyboardInterrupt``."""
         while self.epoch < self.config.optimizer.epochs:
-            started = time.perf_counter()
+            self.epoch_started = time.perf_counter() - (self.resumed_seconds if self.step else 0.0)
             bar = tqdm(
                 total=self.steps_per_epoch,
                 initial=self.step,
@@ -479,7 +484,7 @@ class Trainer:
                     bar.close()
                     self._stop()
             bar.close()
-            row = self._end_of_epoch(time.perf_counter() - started)
+            row = self._end_of_epoch(time.perf_counter() - self.epoch_started)
             self.scheduler.step()
             self.history.append(row)
             self.epoch, self.step = self.epoch + 1, 0
