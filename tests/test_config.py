@@ -38,6 +38,8 @@ def test_overrides_replace_values():
         ("losses: [align, l2, l1, l1]\n", "Align Loss needs a refinement stage"),
         ("losses: [iod_l2, l2, l1, l3]\n", "unknown loss 'l3'"),
         ("data: [1, 2]\n", "data must be a mapping"),
+        ("- 1\n- 2\n", "a config must be a mapping of sections (data:, model:, ...), got a list"),
+        ("just a sentence\n", "a config must be a mapping of sections (data:, model:, ...), got a str"),
         ("optimizer: {epochs: [\n", "cannot read the config"),
         # values of the wrong type or out of range
         ("runtime:\n  bf16: 'false'\n", "runtime.bf16: expected 'auto' or true/false, got 'false'"),
@@ -144,7 +146,7 @@ def test_overrides_fill_empty_sections_and_refuse_non_mappings(tmp_path):
     with pytest.raises(ConfigError, match=rf"^{re.escape(str(path))}: align must be a mapping to set align\.sigma"):
         load_config(path, {"align.sigma": 2.0})
     path.write_text("[1, 2]\n")
-    with pytest.raises(ConfigError, match=rf"^{re.escape(str(path))}: the file must be a mapping to set runtime\.seed"):
+    with pytest.raises(ConfigError, match=rf"^{re.escape(str(path))}: a config must be a mapping of sections"):
         load_config(path, {"runtime.seed": 1})
 
 

@@ -336,6 +336,10 @@ def load_config(name: str | os.PathLike, overrides: dict[str, Any] | None = None
         values = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except (OSError, yaml.YAMLError) as error:
         raise ConfigError(f"{path}: cannot read the config ({error})") from error
+    if not isinstance(values, dict):  # e.g. a list, or a text file that YAML reads as one string
+        raise ConfigError(
+            f"{path}: a config must be a mapping of sections (data:, model:, ...), got a {type(values).__name__}"
+        )
     for dotted, value in (overrides or {}).items():
         _set(values, dotted, value, str(path))
     for section, key in PATH_KEYS:
