@@ -35,6 +35,7 @@ import scipy.stats
 import yaml
 
 from ffld.cpus import usable_cpus
+from ffld.experiment_spec import spec_problems
 from ffld.files import sha256_of
 from ffld.provenance import write_json
 from ffld.train.config import CONFIG_DIR, ConfigError, TrainConfig, load_config
@@ -101,7 +102,8 @@ TABLES: dict[str, list[Variant]] = {
 
 
 def _read_spec(path: Path) -> dict[str, Any]:
-    """An experiment file's content, checked: a mapping with the required keys, no unknown key or table."""
+    """An experiment file's content, checked: a mapping with the required keys, no unknown key, and values that
+    :func:`~ffld.experiment_spec.spec_problems` accepts."""
     try:
         spec = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as error:
@@ -115,9 +117,9 @@ def _read_spec(path: Path) -> dict[str, Any]:
     unknown = set(spec) - required - {"tables", "noise"}
     if unknown:
         raise ConfigError(f"{path}: unknown key(s) {', '.join(sorted(unknown))}")
-    unknown_tables = set(spec.get("tables", [])) - set(TABLES)
-    if unknown_tables:
-        raise ConfigError(f"{path}: unknown table(s) {', '.join(sorted(unknown_tables))}")
+    problems = spec_problems(spec, list(TABLES), list(SHORT))
+    if problems:
+        raise ConfigError(f"{path}: " + "; ".join(problems))
     return spec
 
 

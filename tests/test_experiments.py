@@ -199,6 +199,9 @@ def test_built_in_experiments_resolve_every_run_config(name, tmp_path):
     assert rows <= {run.variant.slug for run in runs if run.noise == "clean"}
 
 
+GOOD = "pretrain: synthface-cpu-baseline\nfinetune: synthface-cpu"  # an experiment file's two built-in configs
+
+
 @pytest.mark.parametrize(
     ("text", "problem"),
     [
@@ -206,6 +209,17 @@ def test_built_in_experiments_resolve_every_run_config(name, tmp_path):
         ("- a list", "must be a mapping, got list"),
         ("pretrain: synthface-cpu-baseline\nseeds: [0]", "missing key(s) finetune"),
         ("pretrain: a\nfinetune: b\nseeds: [0]\ntables: [table9]", "unknown table(s) table9"),
+        # values that failed only later, with a traceback or in a training subprocess (ffld.experiment_spec)
+        (f"{GOOD}\nseeds: 3", "seeds: expected a list of distinct integers >= 0, got 3"),
+        (f"{GOOD}\nseeds: [0, -1, 0]", "seeds: expected a list of distinct integers >= 0, got [0, -1, 0]"),
+        ("pretrain: nope\nfinetune: synthface-cpu\nseeds: [0]", "pretrain: nope: no such config file or built-in"),
+        (f"{GOOD}\nseeds: [0]\ntables: stages", "tables: expected a list of tables (stages, table5, table6)"),
+        (f"{GOOD}\nseeds: [0]\nnoise: {{along: 1}}", "noise: expected a mapping of along, across and variants"),
+        (
+            f"{GOOD}\nseeds: [0]\nnoise: {{along: 1, across: -1, variants: [L2/L3, L2/L1/AL/AL]}}",
+            "noise.across: expected a number >= 0 (pixels), got -1; noise.variants: expected a list of refinement "
+            "losses such as 'L2/L1/AL' (1 to 3 of L2, L1, AL); got 'L2/L3', 'L2/L1/AL/AL'",
+        ),
     ],
 )
 def test_experiment_files_are_checked(tmp_path, text, problem):
