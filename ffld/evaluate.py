@@ -112,6 +112,9 @@ def evaluate_faces(
             where the dataset has them (SynthFace's ``clean_landmarks``, which equal the annotation unless
             annotation noise was generated), else their annotation.
         visible: (M, N) bool, score only these landmarks (at least one per face); default: all.
+
+    Raises:
+        ValueError: a face's normaliser is not positive (e.g. its pupils coincide), named by its source.
     """
     stages_crop, deltas = predict_crops(model, faces.images, device, bf16=bf16)
     back = np.stack([invert_affine(m) for m in faces.matrices.numpy()])
@@ -120,6 +123,12 @@ def evaluate_faces(
         truth = faces.extras.get("clean_landmarks", faces.original).numpy()
     truth = np.asarray(truth, dtype=np.float64)
     norms = np.asarray(info.norms(truth, faces.boxes.numpy().astype(np.float64)), dtype=np.float64)
+    degenerate = np.flatnonzero(~(np.isfinite(norms) & (norms > 0)))
+    if len(degenerate):  # e.g. COFW's pupils (points 17 and 18) annotated at one position
+        raise ValueError(
+            f"{faces.paths[degenerate[0]]}: the {info.normaliser} normaliser of this face is {norms[degenerate[0]]:g}, "
+            f"so its NME is undefined ({len(degenerate)} such face(s) in {len(faces)})"
+        )
     errors = np.stack([landmark_errors(s, truth, norms) for s in stages])
     if visible is not None:
         visible = check_visible(visible, errors.shape[1:])

@@ -176,3 +176,22 @@ def test_predictions_are_mapped_back_to_the_image_and_scored_by_hand(cofw: tuple
         pupils = np.linalg.norm(truth[16] - truth[17])
         nme = np.linalg.norm(expected - truth, axis=1).mean() / pupils
         assert evaluation.nme[0, index] == pytest.approx(nme, rel=1e-5)
+
+
+def test_a_face_whose_pupils_coincide_is_named(tmp_path: Path) -> None:
+    """COFW's normaliser is RCPR's distPup, the distance between points 17 and 18 (1-based; phis columns 17, 18 for
+    x and 46, 47 for y): where face 2 marks both pupils at one position its NME is undefined, and the error names
+    that face in its .mat file."""
+    variables, *_ = cofw_variables(np.random.default_rng(7), "test")
+    phis = variables["phisT"]
+    phis[1, 17], phis[1, 29 + 17] = phis[1, 16], phis[1, 29 + 16]
+    write_mat_v5(tmp_path / "COFW_test_color.mat", variables)
+    torch.manual_seed(0)
+    save_model(tmp_path / "model.safetensors", FFLD(**METADATA["model"]), METADATA)
+    expected = (
+        f"{tmp_path / 'COFW_test_color.mat'} [face 2]: the inter-pupil normaliser of this face is 0, so its NME is "
+        "undefined (1 such face(s) in 3)"
+    )
+    with pytest.raises(ValueError) as error:
+        evaluate_checkpoint(tmp_path / "model.safetensors", "cofw", str(tmp_path), convert=True)
+    assert str(error.value) == expected

@@ -12,14 +12,17 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING, Any
 
+from ffld.data.registry import synthface_config
+from ffld.data.synthetic import SPLITS, SplitConfig, SynthFaceConfig
+from ffld.geometry import LEVEL_STRIDES
+from ffld.models.backbone import ARCHITECTURES
+
 if TYPE_CHECKING:
     from ffld.train.config import TrainConfig
 
 
 def range_problems(config: TrainConfig) -> list[str]:
     """One ``"key: problem"`` for each value of ``config`` outside its range."""
-    from ffld.geometry import LEVEL_STRIDES
-    from ffld.models.backbone import ARCHITECTURES
 
     data, model, align, optim, augment = config.data, config.model, config.align, config.optimizer, config.augment
     checks = [
@@ -62,8 +65,6 @@ def range_problems(config: TrainConfig) -> list[str]:
 def synthface_problems(options: dict[str, Any]) -> list[str]:
     """The problems of ``data.synthface`` (SynthFace's generator settings): unknown keys, and values that the
     generator refuses."""
-    from ffld.data.registry import synthface_config
-    from ffld.data.synthetic import SPLITS, SplitConfig, SynthFaceConfig
 
     known = {item.name for item in dataclasses.fields(SynthFaceConfig)}
     split_known = {item.name for item in dataclasses.fields(SplitConfig)}
