@@ -63,6 +63,11 @@ def test_every_benchmark_is_covered_and_unknown_names_are_refused(tmp_path) -> N
     with pytest.raises(DatasetError) as error:
         open_split("wflw", str(tmp_path / "WFLW"), "test")
     assert str(error.value) == f"{tmp_path / 'WFLW'}: no such folder (the wflw root; see data/README.md for its layout)"
+    (tmp_path / "notes.txt").write_text("not a dataset")
+    for name, what in (("wflw", "the wflw root"), ("synthface", "the SynthFace cache folder")):
+        with pytest.raises(DatasetError) as error:
+            open_split(name, str(tmp_path / "notes.txt"), "test")
+        assert str(error.value) == f"{tmp_path / 'notes.txt'}: is a file, not a folder ({what})"
 
 
 def test_synthface_annotation_noise_reaches_the_training_split_only(tmp_path) -> None:

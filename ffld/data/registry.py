@@ -172,6 +172,9 @@ def open_split(
             which the crop box, taken from the annotation, would otherwise move.
     """
     info = dataset_info(name)
+    if root is not None and os.path.exists(root) and not os.path.isdir(root):
+        what = "the SynthFace cache folder" if info.name == "synthface" else f"the {name} root"
+        raise DatasetError(f"{root}: is a file, not a folder ({what})")
     if info.name == "synthface":
         return info.opener(root, split, synthface)
     if root is None:
