@@ -41,21 +41,26 @@ def _positive(kind: type[int] | type[float], zero: bool = False) -> Callable[[st
     return parse
 
 
-def _output_folder(path: str | os.PathLike) -> Path:
-    """Create an output folder before any work is done, or say why it cannot be one."""
+def _check_output_folder(path: str | os.PathLike) -> Path:
+    """Check, before any work is done, that an output folder is one or can be made; the writers create it, so a
+    command that fails leaves no empty folder behind."""
     folder = Path(path)
-    if folder.exists() and not folder.is_dir():
-        raise ValueError(f"{folder}: exists and is not a folder; give a folder for the outputs")
-    folder.mkdir(parents=True, exist_ok=True)
+    if folder.exists():
+        if not folder.is_dir():
+            raise ValueError(f"{folder}: exists and is not a folder; give a folder for the outputs")
+        return folder
+    ancestor = next(parent for parent in folder.absolute().parents if parent.exists())
+    if not ancestor.is_dir():
+        raise ValueError(f"{folder}: cannot be made, since {ancestor} is a file; give a folder for the outputs")
     return folder
 
 
-def _output_file(path: str | os.PathLike) -> Path:
-    """Check an output file's path (and create its folder) before any work is done."""
+def _check_output_file(path: str | os.PathLike) -> Path:
+    """Check an output file's path before any work is done (its folder is created when it is written)."""
     file = Path(path)
     if file.is_dir():
         raise ValueError(f"{file}: is a folder; give a file name")
-    _output_folder(file.parent)
+    _check_output_folder(file.parent)
     return file
 
 
@@ -76,7 +81,7 @@ def _train(args: argparse.Namespace) -> None:
     if args.output:
         overrides["output"] = args.output
     config = load_config(args.config, overrides)
-    _output_folder(config.output)
+    _check_output_folder(config.output)
     signal.signal(signal.SIGTERM, _interrupt)  # until training starts, whose loop stops at a step boundary
     train(config)
 
@@ -87,7 +92,7 @@ def _evaluate(args: argparse.Namespace) -> None:
     from ffld.train.distributed import choose_device
 
     if args.output:
-        _output_folder(args.output)
+        _check_output_folder(args.output)
     results = evaluate_checkpoint(
         args.checkpoint,
         args.dataset,
@@ -124,7 +129,7 @@ def _predict(args: argparse.Namespace) -> None:
             f"several images are named {', '.join(repeated)}: their drawings and .pts files in {args.output} would "
             "overwrite each other; predict them with different --output folders"
         )
-    _output_folder(args.output)
+    _check_output_folder(args.output)
     device = choose_device(args.device)
     model, metadata = load_model(args.checkpoint, device)
     failed = 0
@@ -160,7 +165,7 @@ def _bench(args: argparse.Namespace) -> None:
     from ffld.train.distributed import choose_device
 
     if args.output:
-        _output_file(args.output)
+        _check_output_file(args.output)
     device = choose_device(args.device)
     results = run_benchmarks(
         device,
@@ -185,10 +190,10 @@ def _experiment(args: argparse.Namespace) -> None:
     from ffld.experiments import Experiment
 
     experiment = Experiment(args.name, args.runs, args.results)
-    _output_folder(experiment.results_dir)
+    _check_output_folder(experiment.results_dir)
     signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops the training runs too, as Ctrl-C does
     if args.train:
-        _output_folder(experiment.runs_dir)
+        _check_output_folder(experiment.runs_dir)
         experiment.train_all(args.jobs)
     experiment.summarise()
     print(f"summary written to {experiment.results_dir}")
@@ -198,7 +203,7 @@ def _export(args: argparse.Namespace) -> None:
     from ffld.checkpoint import load_model
     from ffld.export import export_onnx
 
-    _output_file(args.onnx)
+    _check_output_file(args.onnx)
     model, metadata = load_model(args.checkpoint)
     path = export_onnx(model, args.onnx, metadata)
     print(json.dumps({"onnx": str(path), "input": [None, 3, metadata["input_size"], metadata["input_size"]]}))

@@ -134,8 +134,28 @@ def test_output_paths_are_checked_before_any_work(tmp_path, capsys):
         f"ffld train: error: {afile}: exists and is not a folder; give a folder for the outputs"
     )
     assert error_line(capsys, "experiment", "synthface-cpu", "--results", str(afile)) == (
-        f"ffld experiment: error: {afile / 'synthface-cpu'}: Not a directory"  # an OSError, named by its file
+        f"ffld experiment: error: {afile / 'synthface-cpu'}: cannot be made, since {afile} is a file; give a folder "
+        "for the outputs"
     )
+    assert error_line(
+        capsys, "predict", "--checkpoint", missing, str(afile), "--output", str(afile / "deeper" / "out")
+    ) == (
+        f"ffld predict: error: {afile / 'deeper' / 'out'}: cannot be made, since {afile} is a file; give a folder "
+        "for the outputs"
+    )
+
+
+def test_a_command_that_fails_leaves_no_output_folder(tmp_path, capsys):
+    """The output folders are checked first but made only by the writers, so a failed command leaves nothing."""
+    missing = str(tmp_path / "no-model.safetensors")
+    assert missing in error_line(
+        capsys, "evaluate", missing, "--dataset", "synthface", "--output", str(tmp_path / "evaluation")
+    )
+    assert missing in error_line(
+        capsys, "predict", "--checkpoint", missing, missing, "--output", str(tmp_path / "predictions")
+    )
+    assert missing in error_line(capsys, "export", missing, "--onnx", str(tmp_path / "onnx" / "model.onnx"))
+    assert list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.parametrize(
