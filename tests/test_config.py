@@ -65,7 +65,11 @@ def test_overrides_replace_values():
         ("optimizer:\n  weight_decay: -1\n", "optimizer.weight_decay: must not be negative, got -1.0"),
         ("data:\n  input_size: 0\n", "data.input_size: must be at least 1, got 0"),
         ("data:\n  enlarge: 0\n", "data.enlarge: must be > 0, got 0.0"),
-        ("model:\n  width: 0\n", "model.width: must be > 0, got 0.0"),
+        ("model:\n  width: 0\n", "model.width: must be > 1/128 (at least one channel in every layer), got 0.0"),
+        (
+            "model:\n  width: 0.0078125\n",  # 64 / 128 = 0.5 channels, rounded to none
+            "model.width: must be > 1/128 (at least one channel in every layer), got 0.0078125",
+        ),
         ("model:\n  backbone: resnet99\n", "model.backbone: 'resnet99' is not one of ['resnet18', 'resnet50']"),
         ("model:\n  stages: 4\nlosses: [iod_l2, l2, l1, l1, align]\n", "model.stages: must be 0 to 3"),
         ("model:\n  patch_size: 0\n", "model.patch_size: must be at least 1, got 0"),

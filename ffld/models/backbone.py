@@ -29,6 +29,12 @@ ARCHITECTURES: dict[str, tuple[type[BasicBlock | Bottleneck], tuple[int, int, in
 }
 
 
+def layer_planes(width: float) -> list[int]:
+    """The base channels of the stem and layers 1-4 for a channel multiplier ``width``: ``round(64 · width · 2^i)``,
+    i = 0..3 (``[16, 32, 64, 128]`` at the paper's 0.25); a layer with none means ``width`` is too small (≤ 1/128)."""
+    return [round(64 * width * 2**i) for i in range(4)] if width > 0 else [0] * 4
+
+
 class ResNetBackbone(nn.Module):
     """ResNet18/50 trunk with ``width`` × the usual channels, returning pooled features and the crop levels.
 
@@ -46,8 +52,8 @@ class ResNetBackbone(nn.Module):
         super().__init__()
         if architecture not in ARCHITECTURES:
             raise ValueError(f"unknown backbone {architecture!r}; choose one of {sorted(ARCHITECTURES)}")
-        planes = [round(64 * width * 2**i) for i in range(4)]
-        if width <= 0 or min(planes) < 1:
+        planes = layer_planes(width)
+        if min(planes) < 1:
             raise ValueError(f"width must give at least one channel per layer, got {width}")
         block, depths = ARCHITECTURES[architecture]
         self.architecture, self.width = architecture, width
@@ -95,4 +101,4 @@ class ResNetBackbone(nn.Module):
         return pooled, [level1, level2, level3]
 
 
-__all__ = ["ARCHITECTURES", "ResNetBackbone"]
+__all__ = ["ARCHITECTURES", "ResNetBackbone", "layer_planes"]

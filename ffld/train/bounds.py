@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from ffld.data.registry import synthface_config
 from ffld.data.synthetic import SPLITS, SplitConfig, SynthFaceConfig
 from ffld.geometry import LEVEL_STRIDES
-from ffld.models.backbone import ARCHITECTURES
+from ffld.models.backbone import ARCHITECTURES, layer_planes
 
 if TYPE_CHECKING:
     from ffld.train.config import TrainConfig
@@ -29,7 +29,10 @@ def range_problems(config: TrainConfig) -> list[str]:
         (data.input_size >= 1, f"data.input_size: must be at least 1, got {data.input_size}"),
         (data.enlarge > 0, f"data.enlarge: must be > 0, got {data.enlarge}"),
         (model.backbone in ARCHITECTURES, f"model.backbone: {model.backbone!r} is not one of {sorted(ARCHITECTURES)}"),
-        (model.width > 0, f"model.width: must be > 0, got {model.width}"),
+        (
+            min(layer_planes(model.width)) >= 1,
+            f"model.width: must be > 1/128 (at least one channel in every layer), got {model.width}",
+        ),
         (
             0 <= model.stages <= len(LEVEL_STRIDES),
             f"model.stages: must be 0 to {len(LEVEL_STRIDES)} (one refinement stage per feature level), "
