@@ -344,7 +344,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         resume = (
             "; the same command resumes from the last checkpoint" if args.command in ("train", "experiment") else ""
         )
-        print(f"ffld {args.command}: interrupted{resume}", file=sys.stderr)
+        if os.environ.get("RANK", "0") == "0":  # under torchrun every process is stopped; one says so
+            print(f"ffld {args.command}: interrupted{resume}", file=sys.stderr)
         return 130
     return 0
 

@@ -246,3 +246,15 @@ def test_an_interrupt_ends_with_one_line_and_status_130(tmp_path, monkeypatch, c
     monkeypatch.setattr(ffld.train, "train", interrupted)
     assert main(["train", "synthface-cpu", "--output", str(tmp_path)]) == 130
     assert capsys.readouterr().err == "ffld train: interrupted; the same command resumes from the last checkpoint\n"
+
+
+def test_under_torchrun_only_rank_0_reports_the_interrupt(tmp_path, monkeypatch, capsys):
+    import ffld.train
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(ffld.train, "train", interrupted)
+    monkeypatch.setenv("RANK", "1")
+    assert main(["train", "synthface-cpu", "--output", str(tmp_path)]) == 130
+    assert capsys.readouterr().err == ""
