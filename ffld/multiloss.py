@@ -4,8 +4,8 @@ small and large errors.
 The paper assigns "loss functions sensitive to big errors" to the coarse stages and "loss functions more sensitive to
 small errors" to the fine ones (Sect. 1's contributions; Sect. 4). What a loss does to an error is its gradient:
 :func:`gradient_profile` moves the prediction of every landmark ``d`` image pixels across its boundary (the
-direction that matters, Sect. 4.3) and returns the mean magnitude of each loss's gradient with respect to that
-prediction, as a function of ``d``, on the feature maps of a trained model.
+direction that matters, Sect. 4.3) and returns each loss's mean *pull*, the component of its gradient with respect
+to that prediction along the error's direction, as a function of ``d``, on the feature maps of a trained model.
 
 The paper's Table 5 is :data:`ffld.paper.TABLE5_LOSSES`; its CPU-scale counterpart is a table of
 ``ffld experiment synthface-cpu`` (:func:`ffld.experiments.markdown_table`).

@@ -60,3 +60,18 @@ def test_unknown_loss_is_named():
     output, target, iod = _output(torch.Generator().manual_seed(2))
     with pytest.raises(ValueError, match="unknown loss 'l3'"):
         MultiLoss(["iod_l2", "l3", "l1", "align"], [1.0] * 4, STAGE_LEVELS)(output, target, iod)
+
+
+@pytest.mark.parametrize(
+    ("losses", "weights", "levels", "message"),
+    [
+        (["align", "l2", "l1", "align"], [1.0] * 4, STAGE_LEVELS, "Align Loss needs a refinement stage's feature"),
+        (["iod_l2", "l2", "l1", "align"], [1.0] * 3, STAGE_LEVELS, "4 losses but 3 weights"),
+        (["iod_l2", "l2", "l1", "align"], [1.0] * 4, STAGE_LEVELS[:2], "4 losses .* need 3 stage levels, got 2"),
+    ],
+)
+def test_an_objective_that_does_not_fit_its_stages_is_refused(losses, weights, levels, message):
+    """S0 has no feature level for Align Loss (it read the last stage's level), and the weights and levels must match
+    the losses (a mismatch failed only when the loss was computed, with an IndexError or zip's ValueError)."""
+    with pytest.raises(ValueError, match=message):
+        MultiLoss(losses, weights, levels)

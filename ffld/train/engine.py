@@ -423,7 +423,11 @@ class Trainer:
         return row
 
     def update_align_filter(self, means: list[float]) -> None:
-        """Drop Align Loss's Gaussian filter once its loss has stopped decreasing (Sect. 6.6)."""
+        """Drop Align Loss's Gaussian filter once its loss has stopped decreasing (Sect. 6.6).
+
+        The paper puts Align Loss on the last stage only. Where several stages use it (Table 5's AL/AL/AL), they share
+        one σ, and the loss watched is that of the first of them (S1 there), the committed experiments' rule.
+        """
         patience = self.config.align.patience
         if patience is None or "align" not in self.config.losses or self.objective.align_sigma is None:
             return

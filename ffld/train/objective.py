@@ -40,6 +40,17 @@ class MultiLoss:
     align_sigma: float | None = 1.0
     align_kernel: int = 3
 
+    def __post_init__(self) -> None:
+        if len(self.weights) != len(self.losses):
+            raise ValueError(f"{len(self.losses)} losses but {len(self.weights)} weights: give one weight per loss")
+        if len(self.stage_levels) != len(self.losses) - 1:
+            raise ValueError(
+                f"{len(self.losses)} losses (S0..S{len(self.losses) - 1}) need {len(self.losses) - 1} stage levels, "
+                f"got {len(self.stage_levels)}"
+            )
+        if self.losses and self.losses[0] == "align":
+            raise ValueError("Align Loss needs a refinement stage's feature level (Sect. 4.3); S0 has none")
+
     def stage_loss(self, stage: int, output: FFLDOutput, target: torch.Tensor, iod: torch.Tensor) -> torch.Tensor:
         """Loss of prediction ``stage`` (0 = S0) against (B, N, 2) ``target``; ``iod`` is (B,)."""
         name, pred = self.losses[stage], output.stages[stage]
