@@ -1,5 +1,8 @@
-"""ffld.evaluate on a benchmark read from its official format: all landmarks, or the visible ones only."""
+"""ffld.evaluate on a benchmark read from its official format: all landmarks, or the visible ones only; and the
+command line's train-then-evaluate path on WFLW's files."""
 
+import csv
+import json
 import warnings
 from pathlib import Path
 
@@ -195,3 +198,42 @@ def test_a_face_whose_pupils_coincide_is_named(tmp_path: Path) -> None:
     with pytest.raises(ValueError) as error:
         evaluate_checkpoint(tmp_path / "model.safetensors", "cofw", str(tmp_path), convert=True)
     assert str(error.value) == expected
+
+
+def test_the_builtin_wflw_config_trains_and_evaluates_from_the_official_files(tmp_path: Path) -> None:
+    """A researcher's path on a real benchmark: ``ffld train wflw`` on WFLW's annotation lists and images, then
+    ``ffld evaluate`` on the model it wrote, with the test set and its six attribute subsets. The evaluation's test
+    NMEs are those the training run logged after its last epoch (the same faces, model and metric)."""
+    rng = np.random.default_rng(11)
+    annotations = tmp_path / "WFLW" / "WFLW_annotations" / "list_98pt_rect_attr_train_test"
+    annotations.mkdir(parents=True)
+    pairs = np.eye(6).reshape(3, 2, 6).sum(axis=1)  # test faces 0, 1, 2 carry attributes (0, 1), (2, 3), (4, 5)
+    flags = {"train": list(np.zeros((4, 6))), "test": [*pairs, np.zeros(6)]}
+    for split, split_flags in flags.items():
+        lines = []
+        for k, face_flags in enumerate(split_flags):
+            name = f"0--Parade/{split}_{k}.jpg"
+            write_image(tmp_path / "WFLW" / "WFLW_images" / name, random_image(rng, 64, 64))
+            points = rng.uniform(10, 54, (98, 2))
+            points[[60, 72]] = [[16, 24], [48, 24]]  # outer eye corners, the inter-ocular normaliser's points
+            lines.append(wflw_line(points, np.array([5, 5, 60, 60]), face_flags, name))
+        (annotations / f"list_98pt_rect_attr_{split}.txt").write_text("\n".join(lines) + "\n")
+    run, results = tmp_path / "run", tmp_path / "results"
+    settings = [f"data.root={tmp_path / 'WFLW'}", f"output={run}", "optimizer.epochs=1", "optimizer.batch_size=4"]
+    settings += ["data.input_size=32", "model.width=0.125", "runtime.workers=0", "runtime.device=cpu"]
+    assert main(["train", "wflw", *(word for setting in settings for word in ("--set", setting))]) == 0
+    model_file = run / "model.safetensors"
+    command = ["evaluate", str(model_file), "--dataset", "wflw", "--root", str(tmp_path / "WFLW"), "--device", "cpu"]
+    assert main([*command, "--output", str(results)]) == 0
+
+    evaluation = json.loads((results / "results.json").read_text())
+    subsets = ["test", *(f"test:{name}" for name in ("largepose", "expression", "illumination", "makeup"))]
+    assert evaluation["faces"] == dict.fromkeys([*subsets, "test:occlusion", "test:blur"], 1) | {"test": 4}
+    assert (evaluation["threshold"], evaluation["normaliser"]) == (0.10, "inter-ocular")
+    rows = list(csv.DictReader((results / "per_image.csv").open()))
+    assert len(rows) == 4 + 6 and rows[0]["source"].endswith("test_0.jpg [list_98pt_rect_attr_test.txt:1]")
+    logged = list(csv.DictReader((run / "metrics.csv").open()))[-1]
+    for stage, scores in enumerate(evaluation["subsets"]["test"]):
+        assert scores["nme"] == pytest.approx(float(logged[f"test_nme_S{stage}"]), rel=1e-9)
+    metadata = load_model(model_file)[1]
+    assert (metadata["landmarks"], metadata["model"]["num_landmarks"], metadata["model"]["stages"]) == ("wflw98", 98, 3)
