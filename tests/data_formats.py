@@ -149,6 +149,30 @@ def wflw_line(points: np.ndarray, box: np.ndarray, flags: np.ndarray, name: str)
     return " ".join([*numbers, *(str(int(f)) for f in flags), name])
 
 
+# One face per attribute, plus one with none and one with all.
+WFLW_FLAGS = np.vstack([np.eye(6, dtype=int), np.zeros(6, int), np.ones(6, int)])
+
+
+def write_wflw(
+    root: Path, split: str = "test", seed: int = 7, flags: np.ndarray = WFLW_FLAGS
+) -> list[tuple[np.ndarray, np.ndarray, str]]:
+    """WFLW's ``list_98pt_rect_attr_<split>.txt`` with one face per row of ``flags`` (its six attribute flags), and
+    their images. Returns each face's ``(points (98, 2), box (4,), image name)``."""
+    rng = np.random.default_rng(seed)
+    faces, lines = [], []
+    for k, face_flags in enumerate(flags):
+        name = f"{k}--Event/{k}_Event_image_{k}.jpg"
+        write_image(root / "WFLW_images" / name, random_image(rng, 50, 70))
+        points = rng.uniform(0, 60, size=(98, 2))
+        box = np.array([3, 4, 60, 45]) + k
+        lines.append(wflw_line(points, box, face_flags, name))
+        faces.append((points, box, name))
+    folder = root / "WFLW_annotations" / "list_98pt_rect_attr_train_test"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"list_98pt_rect_attr_{split}.txt").write_text("\n".join(lines) + "\n")
+    return faces
+
+
 def write_video(path: Path, frames: list[np.ndarray], fps: float = 25.0, codec: str = "MJPG") -> None:
     """An AVI of RGB frames: MJPG (every frame a key frame) or e.g. XVID (inter-coded, a key frame every 12)."""
     path.parent.mkdir(parents=True, exist_ok=True)

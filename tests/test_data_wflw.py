@@ -7,33 +7,14 @@ import pytest
 
 from ffld.data import WFLW, DatasetError, ImageFileError, LandmarkFileError
 from ffld.data.wflw import ATTRIBUTES
-from tests.data_formats import random_image, wflw_line, write_image
-
-# One face per attribute, plus one with none and one with all.
-FLAGS = np.vstack([np.eye(6, dtype=int), np.zeros(6, int), np.ones(6, int)])
-
-
-def make_wflw(root: Path, split: str = "test", seed: int = 7) -> list[tuple[np.ndarray, np.ndarray, str]]:
-    rng = np.random.default_rng(seed)
-    faces, lines = [], []
-    for k, flags in enumerate(FLAGS):
-        name = f"{k}--Event/{k}_Event_image_{k}.jpg"
-        write_image(root / "WFLW_images" / name, random_image(rng, 50, 70))
-        points = rng.uniform(0, 60, size=(98, 2))
-        box = np.array([3, 4, 60, 45]) + k
-        lines.append(wflw_line(points, box, flags, name))
-        faces.append((points, box, name))
-    folder = root / "WFLW_annotations" / "list_98pt_rect_attr_train_test"
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / f"list_98pt_rect_attr_{split}.txt").write_text("\n".join(lines) + "\n")
-    return faces
+from tests.data_formats import WFLW_FLAGS, write_wflw
 
 
 def test_all_faces(tmp_path: Path) -> None:
-    faces = make_wflw(tmp_path)
+    faces = write_wflw(tmp_path)
     dataset = WFLW(tmp_path, "test")
-    assert len(dataset) == len(FLAGS)
-    for line, (item, (points, box, name), flags) in enumerate(zip(dataset, faces, FLAGS, strict=True), start=1):
+    assert len(dataset) == len(WFLW_FLAGS)
+    for line, (item, (points, box, name), flags) in enumerate(zip(dataset, faces, WFLW_FLAGS, strict=True), start=1):
         assert item["path"] == str(tmp_path / "WFLW_images" / name)
         assert item["source"] == f"{item['path']} [list_98pt_rect_attr_test.txt:{line}]"  # one face per line
         assert item["image"].shape == (50, 70, 3)
@@ -43,7 +24,7 @@ def test_all_faces(tmp_path: Path) -> None:
 
 
 def test_an_annotation_file_with_a_byte_order_mark_and_crlf_reads_the_same(tmp_path: Path) -> None:
-    faces = make_wflw(tmp_path)
+    faces = write_wflw(tmp_path)
     path = tmp_path / "WFLW_annotations" / "list_98pt_rect_attr_train_test" / "list_98pt_rect_attr_test.txt"
     path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes().replace(b"\n", b"\r\n"))
     dataset = WFLW(tmp_path, "test")
@@ -52,7 +33,7 @@ def test_an_annotation_file_with_a_byte_order_mark_and_crlf_reads_the_same(tmp_p
 
 
 def test_an_undecodable_image_is_named_with_its_annotation_line(tmp_path: Path) -> None:
-    faces = make_wflw(tmp_path)
+    faces = write_wflw(tmp_path)
     image = tmp_path / "WFLW_images" / faces[2][2]
     image.write_bytes(image.read_bytes()[:200])  # truncated
     dataset = WFLW(tmp_path, "test")
@@ -63,14 +44,14 @@ def test_an_undecodable_image_is_named_with_its_annotation_line(tmp_path: Path) 
 
 @pytest.mark.parametrize("subset", ATTRIBUTES)
 def test_attribute_subsets(tmp_path: Path, subset: str) -> None:
-    faces = make_wflw(tmp_path)
+    faces = write_wflw(tmp_path)
     dataset = WFLW(tmp_path, "test", subset=subset)
     k = ATTRIBUTES.index(subset)
     assert [r.path for r in dataset.records] == [str(tmp_path / "WFLW_images" / faces[i][2]) for i in (k, 7)]
 
 
 def test_errors(tmp_path: Path) -> None:
-    make_wflw(tmp_path, split="train")
+    write_wflw(tmp_path, split="train")
     with pytest.raises(DatasetError, match=r"list_98pt_rect_attr_test\.txt: WFLW annotation file not found"):
         WFLW(tmp_path, "test")
     with pytest.raises(DatasetError, match="unknown WFLW subset"):
@@ -99,7 +80,7 @@ def test_errors(tmp_path: Path) -> None:
         WFLW(tmp_path, "train")
     with pytest.warns(UserWarning, match="skipped 5 face"):
         dataset = WFLW(tmp_path, "train", on_error="skip")
-    assert len(dataset) == len(FLAGS) - 5
+    assert len(dataset) == len(WFLW_FLAGS) - 5
     assert [p.path.rsplit(":", 1)[1] for p in dataset.skipped] == ["2", "3", "4", "5", "6"]
     assert "point 4 has a NaN" in dataset.skipped[1].problem
     assert dataset.skipped[2].problem.endswith("missing/image.jpg not found")

@@ -17,7 +17,7 @@ from ffld.data.prepared import prepare_faces
 from ffld.data.registry import dataset_info, open_split
 from ffld.evaluate import evaluate_checkpoint, evaluate_faces, visibility_mask
 from ffld.models import FFLD
-from tests.data_formats import cofw_variables, random_image, wflw_line, write_image, write_mat_v5
+from tests.data_formats import cofw_variables, write_mat_v5, write_wflw
 
 pytestmark = pytest.mark.filterwarnings("ignore:cofw subset test. 3 faces where the official protocol has 507")
 METADATA = {"model": {"num_landmarks": 29, "stages": 1}, "input_size": 64, "enlarge": 1.25, "box": "dataset"}
@@ -105,14 +105,7 @@ def test_subsets_are_named_once_and_their_size_checked(
 
 def test_an_empty_subset_is_named_with_its_root(tmp_path: Path) -> None:
     """Two WFLW test faces, neither blurred: the test:blur subset holds none."""
-    rng = np.random.default_rng(4)
-    lines = []
-    for k in range(2):
-        write_image(tmp_path / "WFLW_images" / f"{k}.jpg", random_image(rng, 50, 70))
-        lines.append(wflw_line(rng.uniform(5, 45, (98, 2)), np.array([3, 4, 60, 45]), np.zeros(6), f"{k}.jpg"))
-    annotations = tmp_path / "WFLW_annotations" / "list_98pt_rect_attr_train_test"
-    annotations.mkdir(parents=True)
-    (annotations / "list_98pt_rect_attr_test.txt").write_text("\n".join(lines) + "\n")
+    write_wflw(tmp_path, flags=np.zeros((2, 6)))
     arguments = {"num_landmarks": 98, "stages": 1}
     save_model(tmp_path / "model.safetensors", FFLD(**arguments), {**METADATA, "model": arguments})
     with pytest.raises(ValueError) as error:
@@ -204,34 +197,25 @@ def test_the_builtin_wflw_config_trains_and_evaluates_from_the_official_files(tm
     """A researcher's path on a real benchmark: ``ffld train wflw`` on WFLW's annotation lists and images, then
     ``ffld evaluate`` on the model it wrote, with the test set and its six attribute subsets. The evaluation's test
     NMEs are those the training run logged after its last epoch (the same faces, model and metric)."""
-    rng = np.random.default_rng(11)
-    annotations = tmp_path / "WFLW" / "WFLW_annotations" / "list_98pt_rect_attr_train_test"
-    annotations.mkdir(parents=True)
-    pairs = np.eye(6).reshape(3, 2, 6).sum(axis=1)  # test faces 0, 1, 2 carry attributes (0, 1), (2, 3), (4, 5)
-    flags = {"train": list(np.zeros((4, 6))), "test": [*pairs, np.zeros(6)]}
-    for split, split_flags in flags.items():
-        lines = []
-        for k, face_flags in enumerate(split_flags):
-            name = f"0--Parade/{split}_{k}.jpg"
-            write_image(tmp_path / "WFLW" / "WFLW_images" / name, random_image(rng, 64, 64))
-            points = rng.uniform(10, 54, (98, 2))
-            points[[60, 72]] = [[16, 24], [48, 24]]  # outer eye corners, the inter-ocular normaliser's points
-            lines.append(wflw_line(points, np.array([5, 5, 60, 60]), face_flags, name))
-        (annotations / f"list_98pt_rect_attr_{split}.txt").write_text("\n".join(lines) + "\n")
+    root = tmp_path / "WFLW"
+    write_wflw(root, "train")
+    write_wflw(root, "test")  # the same 8 faces: one per attribute, one with none, one with all
     run, results = tmp_path / "run", tmp_path / "results"
-    settings = [f"data.root={tmp_path / 'WFLW'}", f"output={run}", "optimizer.epochs=1", "optimizer.batch_size=4"]
+    settings = [f"data.root={root}", f"output={run}", "optimizer.epochs=1", "optimizer.batch_size=4"]
     settings += ["data.input_size=32", "model.width=0.125", "runtime.workers=0", "runtime.device=cpu"]
     assert main(["train", "wflw", *(word for setting in settings for word in ("--set", setting))]) == 0
     model_file = run / "model.safetensors"
-    command = ["evaluate", str(model_file), "--dataset", "wflw", "--root", str(tmp_path / "WFLW"), "--device", "cpu"]
+    command = ["evaluate", str(model_file), "--dataset", "wflw", "--root", str(root), "--device", "cpu"]
     assert main([*command, "--output", str(results)]) == 0
 
     evaluation = json.loads((results / "results.json").read_text())
-    subsets = ["test", *(f"test:{name}" for name in ("largepose", "expression", "illumination", "makeup"))]
-    assert evaluation["faces"] == dict.fromkeys([*subsets, "test:occlusion", "test:blur"], 1) | {"test": 4}
+    subsets = ["test:largepose", "test:expression", "test:illumination", "test:makeup", "test:occlusion", "test:blur"]
+    assert evaluation["faces"] == {"test": 8, **dict.fromkeys(subsets, 2)}
     assert (evaluation["threshold"], evaluation["normaliser"]) == (0.10, "inter-ocular")
     rows = list(csv.DictReader((results / "per_image.csv").open()))
-    assert len(rows) == 4 + 6 and rows[0]["source"].endswith("test_0.jpg [list_98pt_rect_attr_test.txt:1]")
+    assert len(rows) == 8 + 2 * len(subsets)
+    first_image = root / "WFLW_images" / "0--Event" / "0_Event_image_0.jpg"
+    assert rows[0]["source"] == f"{first_image} [list_98pt_rect_attr_test.txt:1]"
     logged = list(csv.DictReader((run / "metrics.csv").open()))[-1]
     for stage, scores in enumerate(evaluation["subsets"]["test"]):
         assert scores["nme"] == pytest.approx(float(logged[f"test_nme_S{stage}"]), rel=1e-9)
