@@ -21,8 +21,13 @@ from ffld.files import dump_json
 REPOSITORY = Path(__file__).resolve().parent.parent
 
 
+COMMIT_VARIABLE = "FFLD_COMMIT"
+"""Names the commit of a tree that is a copy without ``.git`` (as on a device machine): recorded as given, marked."""
+
+
 def git_commit() -> str:
-    """The checkout's commit, with "+dirty" when tracked files differ from it; "unknown" outside a git checkout."""
+    """The checkout's commit, with "+dirty" when tracked files differ from it. Outside a git checkout: the value of
+    ``$FFLD_COMMIT`` followed by " (FFLD_COMMIT)", since it cannot be checked against the files, or "unknown"."""
     try:
         commit = subprocess.run(
             ["git", "rev-parse", "HEAD"], cwd=REPOSITORY, capture_output=True, text=True, check=True
@@ -35,7 +40,8 @@ def git_commit() -> str:
             check=True,
         ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
-        return "unknown"
+        given = os.environ.get(COMMIT_VARIABLE, "").strip()
+        return f"{given} ({COMMIT_VARIABLE})" if given else "unknown"
     return commit + ("+dirty" if dirty else "")
 
 
@@ -90,4 +96,4 @@ def write_json(path: str | os.PathLike, results: dict[str, Any], device: torch.d
     return dump_json(path, {"provenance": provenance(device), **results})
 
 
-__all__ = ["current_command", "device_description", "git_commit", "provenance", "write_json"]
+__all__ = ["COMMIT_VARIABLE", "current_command", "device_description", "git_commit", "provenance", "write_json"]

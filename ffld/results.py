@@ -18,6 +18,8 @@ committed as small files. Every JSON result is written by :func:`ffld.provenance
 ``data/models/<name>.safetensors``                 trained models (:func:`ffld.checkpoint.load_model`)
 =================================================  ==========================================================
 
+``tools/gpu_measurements.py`` runs the GPU commands above in one call of a machine with a GPU.
+
 A missing file is not an error: :func:`read_result` returns ``None`` and :func:`availability` says the file is
 absent, so a chapter can show how a file is read before it exists. Paths are printed relative to the repository
 root (never machine-specific).
@@ -67,8 +69,8 @@ class Result:
         record = self.provenance
         if not record:
             return f"{self.path}: no provenance record"
-        commit = str(record.get("commit", "unknown"))
-        short = commit[:10] + ("+dirty" if commit.endswith("+dirty") else "")
+        commit, _, note = str(record.get("commit", "unknown")).partition(" ")  # note: "(FFLD_COMMIT)"
+        short = " ".join([commit[:10] + ("+dirty" if commit.endswith("+dirty") else ""), *([note] if note else [])])
         return (
             f"{self.path}: `{_local(record.get('command', '?'))}` at commit {short}, "
             f"on {record.get('device', '?')}, {record.get('date', '?')}"

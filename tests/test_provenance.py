@@ -36,12 +36,16 @@ def test_git_commit_marks_changed_tracked_files_and_knows_no_checkout(tmp_path, 
         return subprocess.run(["git", *args], cwd=tmp_path, capture_output=True, text=True, check=True).stdout.strip()
 
     monkeypatch.setattr(ffld.provenance, "REPOSITORY", tmp_path)
+    monkeypatch.delenv("FFLD_COMMIT", raising=False)
     assert ffld.provenance.git_commit() == "unknown"  # not a checkout
+    monkeypatch.setenv("FFLD_COMMIT", "0123abc\n")  # a copy of a checkout (a device machine): named, marked
+    assert ffld.provenance.git_commit() == "0123abc (FFLD_COMMIT)"
     git("init", "-q")
     (tmp_path / "tracked.txt").write_text("one\n")
     git("add", "tracked.txt")
     git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "first")
     head = git("rev-parse", "HEAD")
+    assert ffld.provenance.git_commit() == head  # a checkout's own commit wins over FFLD_COMMIT
     (tmp_path / "untracked.txt").write_text("new\n")  # untracked files do not change what was run
     assert ffld.provenance.git_commit() == head
     (tmp_path / "tracked.txt").write_text("two\n")

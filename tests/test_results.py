@@ -37,6 +37,21 @@ def test_results_are_read_with_their_provenance(tmp_path):
     assert evaluation_lines(result.data) == ["      full S0: NME 5.00%, AUC@0.08 40.00%, FR@0.08 3.00%"]
 
 
+@pytest.mark.parametrize(
+    ("commit", "shown"),
+    [
+        ("0123456789abcdef0123456789abcdef01234567", "0123456789"),
+        ("0123456789abcdef0123456789abcdef01234567+dirty", "0123456789+dirty"),
+        ("0123456789abcdef0123456789abcdef01234567 (FFLD_COMMIT)", "0123456789 (FFLD_COMMIT)"),
+        ("unknown", "unknown"),
+    ],
+)
+def test_the_commit_is_shortened_keeping_what_marks_it(tmp_path, commit, shown):
+    record = {"command": "ffld bench", "commit": commit, "device": "GPU", "date": "2026-12-07"}
+    (tmp_path / "r.json").write_text(json.dumps({"provenance": record}))
+    assert read_result("r.json", tmp_path).describe() == f"r.json: `ffld bench` at commit {shown}, on GPU, 2026-12-07"
+
+
 def test_a_file_without_provenance_says_so(tmp_path):
     (tmp_path / "r.json").write_text(json.dumps({"x": 1}))
     assert read_result("r.json", tmp_path).describe() == "r.json: no provenance record"
