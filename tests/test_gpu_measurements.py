@@ -52,7 +52,7 @@ def python_step(name: str, code: str, seconds: float = 30, **fields) -> object:
     return gpu_measurements.Step(name, [sys.executable, "-c", code], seconds, **fields)
 
 
-def test_a_step_past_its_bound_is_stopped_and_a_step_needing_it_does_not_start(tmp_path, monkeypatch):
+def test_a_step_past_its_bound_is_stopped_and_a_step_needing_it_does_not_start(tmp_path, monkeypatch, capsys):
     """The first step writes a training curve and outlasts its 1.5 s bound: SIGTERM stops it (exit -15), its curve
     still comes back, and the step that needs it does not start. A step that exits 3 brings back nothing of what it
     wrote; the independent step after it runs, and its result comes back at its path in the results folder."""
@@ -80,6 +80,7 @@ def test_a_step_past_its_bound_is_stopped_and_a_step_needing_it_does_not_start(t
     assert re.search(r"^== slow: exit status -15 after \d+ s \(stopped at its bound\)$", log, re.MULTILINE)
     for line in ("== after slow: not started, needs slow", "== failing: exit status 3", "== brought back: b/r.json"):
         assert line in log
+    assert capsys.readouterr().out.splitlines() == [line for line in log.splitlines() if line.startswith("== ")]
 
 
 def test_no_step_starts_with_under_ten_seconds_of_the_deadline_left(tmp_path):

@@ -23,7 +23,8 @@ parts (``--steps``), in their default order:
 ``compile-fp32``  as ``compile-bf16``, in fp32                                 ``bench-gpu-compile-fp32.json``
 ================  ===========================================================  =========================================
 
-and ``measurements.log``: the GPU, driver and versions, then each step's command, output, duration and exit status.
+and ``measurements.log``: the GPU, driver and versions, then each step's command, output, duration and exit status
+(its ``==`` lines, the steps' starts and ends, are also printed at the end, for the device tool's reply).
 Afterwards, here: copy OUT's files into ``data/results/gpu/``, commit, and run ``make outputs`` (chapters 6 and 8 read
 them). ``--device cpu`` with small sizes and ``--set`` runs the same plan on a CPU.
 """
@@ -215,6 +216,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                     shutil.copyfile(source, results / relative)
                     written.append(relative)
         bring_back(written, results, out, log)
+    summary = [line for line in (out / "measurements.log").read_text().splitlines() if line.startswith("== ")]
+    print("\n".join(summary))  # what the device tool shows of the call; the log has every step's output
     return 0 if len(done) == len(steps) else 1
 
 
