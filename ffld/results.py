@@ -70,7 +70,7 @@ class Result:
         if not record:
             return f"{self.path}: no provenance record"
         commit, _, note = str(record.get("commit", "unknown")).partition(" ")  # note: "(FFLD_COMMIT)"
-        short = " ".join([commit[:10] + ("+dirty" if commit.endswith("+dirty") else ""), *([note] if note else [])])
+        short = commit[:10] + ("+dirty" if commit.endswith("+dirty") else "") + (f" {note}" if note else "")
         return (
             f"{self.path}: `{_local(record.get('command', '?'))}` at commit {short}, "
             f"on {record.get('device', '?')}, {record.get('date', '?')}"

@@ -4,13 +4,13 @@ step that outlasts its bound or needs a failed step does not cost the others the
 from __future__ import annotations
 
 import importlib.util
+import json
 import re
 import sys
 from pathlib import Path
 
-import torch
-
 from ffld.cli import _overrides, build_parser
+from ffld.provenance import git_commit, provenance
 from ffld.train import load_config
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -69,7 +69,7 @@ def test_a_step_past_its_bound_is_stopped_and_a_step_needing_it_does_not_start(t
         python_step("independent", written + "; p.write_text('{}')", results=("b/r.json",)),
     ]
     monkeypatch.setattr(gpu_measurements, "plan", lambda args: steps)
-    monkeypatch.setattr(gpu_measurements, "describe_machine", lambda log: None)
+    monkeypatch.setattr(gpu_measurements, "describe_machine", lambda device, command, log: None)
     status = gpu_measurements.main([str(out), "--results", str(results), "--deadline", "60"])
     assert status == 1
     assert sorted(str(path.relative_to(out)) for path in out.rglob("*") if path.is_file()) == [
@@ -90,10 +90,12 @@ def test_no_step_starts_with_under_ten_seconds_of_the_deadline_left(tmp_path):
     assert (tmp_path / "log").read_text() == "== late: not started, 0 s left\n"
 
 
-def test_the_log_names_the_commit_given_and_the_versions(tmp_path, monkeypatch):
-    monkeypatch.setenv("FFLD_COMMIT", "0123abc")
+def test_the_log_begins_with_the_provenance_record_of_the_results(tmp_path):
+    """The record ffld.provenance writes into every result file of the run (commit, device, versions)."""
     with open(tmp_path / "log", "w", encoding="utf-8") as log:
-        gpu_measurements.describe_machine(log)
-    first, *rest = (tmp_path / "log").read_text().splitlines()
-    assert first == "FFLD_COMMIT=0123abc"
-    assert rest[-1].startswith("python ") and f"| torch {torch.__version__} " in rest[-1]
+        gpu_measurements.describe_machine("cpu", ["python", "tools/gpu_measurements.py", "out"], log)
+    record = json.loads((tmp_path / "log").read_text().splitlines()[-1])
+    expected = provenance("cpu", [])
+    assert record["command"] == "python tools/gpu_measurements.py out"
+    assert record["commit"] == git_commit() and record["device"] == expected["device"]
+    assert record["versions"] == expected["versions"]

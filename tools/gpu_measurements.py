@@ -23,8 +23,9 @@ parts (``--steps``), in their default order:
 ``compile-fp32``  as ``compile-bf16``, in fp32                                 ``bench-gpu-compile-fp32.json``
 ================  ===========================================================  =========================================
 
-and ``measurements.log``: the GPU, driver and versions, then each step's command, output, duration and exit status
-(its ``==`` lines, the steps' starts and ends, are also printed at the end, for the device tool's reply).
+and ``measurements.log``: the GPU, driver and the run's provenance record, then each step's command, output,
+duration and exit status (its ``==`` lines, the steps' starts and ends, are also printed at the end, for the device
+tool's reply).
 Afterwards, here: copy OUT's files into ``data/results/gpu/``, commit, and run ``make outputs`` (chapters 6 and 8 read
 them). ``--device cpu`` with small sizes and ``--set`` runs the same plan on a CPU.
 """
@@ -121,13 +122,15 @@ def training_steps(args: argparse.Namespace, results: Path, runs: Path) -> list[
     return steps
 
 
-def bring_back(files: list[str], results: Path, out: Path, log: IO[str]) -> None:
-    """Copy each of ``files`` (relative to ``results``) into ``out`` at the same relative path."""
-    for relative in files:
-        destination = out / relative
-        destination.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(results / relative, destination)
-        print(f"== brought back: {relative}", file=log, flush=True)
+def copy_file(source: Path, destination: Path) -> None:
+    """Copy ``source`` to ``destination``, making its folder."""
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(source, destination)
+
+
+def environment() -> dict[str, str]:
+    """The environment of the steps' commands: ffld importable from ROOT, output unbuffered into the log."""
+    return {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
 
 
 def run_step(step: Step, deadline: float, log: IO[str]) -> bool:
@@ -141,8 +144,7 @@ def run_step(step: Step, deadline: float, log: IO[str]) -> bool:
     seconds = min(step.seconds, left)
     print(f"== {step.name} (at most {seconds:.0f} s): {' '.join(step.command)}", file=log, flush=True)
     start = time.monotonic()
-    environment = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
-    process = subprocess.Popen(step.command, cwd=ROOT, env=environment, stdout=log, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(step.command, cwd=ROOT, env=environment(), stdout=log, stderr=subprocess.STDOUT)
     try:
         status = process.wait(seconds)
         stopped = False
@@ -159,17 +161,18 @@ def run_step(step: Step, deadline: float, log: IO[str]) -> bool:
     return status == 0 and not stopped  # a training run stopped at its bound exits 130: unfinished either way
 
 
-def describe_machine(log: IO[str]) -> None:
-    """The GPU and driver (``nvidia-smi``, where there is one), the commit given, and the Python libraries."""
-    print(f"FFLD_COMMIT={os.environ.get('FFLD_COMMIT', '(not set)')}", file=log, flush=True)
+def describe_machine(device: str, command: list[str], log: IO[str]) -> None:
+    """The GPU and driver (``nvidia-smi``, where there is one), then the provenance record that every result file of
+    the run carries (:func:`ffld.provenance.provenance`: commit, device, library versions), as JSON, for
+    ``command``, this script's command line."""
     if shutil.which("nvidia-smi"):
         query = "--query-gpu=name,memory.total,driver_version,clocks.max.sm"
         subprocess.run(["nvidia-smi", query, "--format=csv"], stdout=log, stderr=subprocess.STDOUT, check=False)
-    versions = (
-        "import sys, numpy, torch, torchvision; print('python', sys.version.split()[0], '| torch', torch.__version__,"
-        " 'cuda', torch.version.cuda, '| torchvision', torchvision.__version__, '| numpy', numpy.__version__)"
+    record = (
+        f"import json; from ffld.provenance import provenance; print(json.dumps(provenance({device!r}, {command!r})))"
     )
-    subprocess.run([sys.executable, "-c", versions], stdout=log, stderr=subprocess.STDOUT, check=False)
+    program = [sys.executable, "-c", record]
+    subprocess.run(program, cwd=ROOT, env=environment(), stdout=log, stderr=subprocess.STDOUT, check=False)
 
 
 def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -192,7 +195,8 @@ def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the plan; the exit status is 0 when every step succeeded."""
-    args = parse_arguments(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    args = parse_arguments(arguments)
     deadline = time.monotonic() + args.deadline
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -201,7 +205,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     steps = plan(args)
     results = ROOT / args.results  # the commands run in ROOT; an absolute --results stays as it is
     with open(out / "measurements.log", "a", encoding="utf-8") as log:
-        describe_machine(log)
+        describe_machine(args.device, ["python", "tools/gpu_measurements.py", *arguments], log)
         for step in steps:
             missing = [name for name in step.needs if name not in done]
             if missing:
@@ -212,10 +216,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 written += [relative for relative in step.results if (results / relative).is_file()]
             for source, relative in step.curves.items():
                 if source.is_file():
-                    (results / relative).parent.mkdir(parents=True, exist_ok=True)
-                    shutil.copyfile(source, results / relative)
+                    copy_file(source, results / relative)
                     written.append(relative)
-        bring_back(written, results, out, log)
+        for relative in written:
+            copy_file(results / relative, out / relative)
+            print(f"== brought back: {relative}", file=log, flush=True)
     summary = [line for line in (out / "measurements.log").read_text().splitlines() if line.startswith("== ")]
     print("\n".join(summary))  # what the device tool shows of the call; the log has every step's output
     return 0 if len(done) == len(steps) else 1
