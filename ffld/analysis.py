@@ -1,4 +1,5 @@
-"""Analyses of an evaluation (Sect. 6.3–6.5): benchmark tables, CED curves, ΔS statistics, worst cases, occlusion.
+"""Analyses of an evaluation (Sect. 6.3–6.5): benchmark tables, CED curves, errors along and across the boundaries
+(Fig. 10), ΔS statistics, worst cases, occlusion.
 
 Everything here works on :class:`ffld.evaluate.Evaluation` objects (predictions of every stage, in original-image
 pixels, and their normalised errors) and plain arrays, so it applies to any benchmark; the SynthFace-specific
@@ -133,6 +134,54 @@ def delta_statistics(deltas: np.ndarray) -> list[dict[str, float]]:
     return rows
 
 
+def boundary_errors(
+    predictions: np.ndarray, truth: np.ndarray, tangents: np.ndarray, norms: np.ndarray
+) -> dict[str, np.ndarray]:
+    r"""Each landmark's error split along and across the boundary it lies on (Sect. 4.3: Align Loss "forces the
+    predicted landmarks to stay on the boundary lines"; Fig. 10).
+
+    With the error :math:`e = p - g`, the unit tangent :math:`t` of the boundary at :math:`g` and the normal
+    :math:`n = (-t_y, t_x)`, ``along`` is :math:`|e \cdot t| / d` and ``across`` :math:`|e \cdot n| / d`, so that
+    ``along² + across²`` is the squared normalised error.
+
+    Args:
+        predictions: (M, N, 2) predicted landmarks.
+        truth: (M, N, 2) ground truth, in the same pixels.
+        tangents: (M, N, 2) unit boundary directions at the truth (SynthFace records them; at a corner, its axis).
+        norms: (M,) the normaliser of each face (e.g. the inter-ocular distance).
+
+    Returns:
+        ``{"along": (M, N), "across": (M, N)}`` normalised error components (fractions).
+    """
+    error = np.asarray(predictions, np.float64) - np.asarray(truth, np.float64)
+    tangents = np.asarray(tangents, np.float64)
+    if not np.allclose(np.linalg.norm(tangents, axis=-1), 1.0, atol=1e-3):
+        raise ValueError("boundary_errors: tangents must be unit vectors")
+    normals = np.stack([-tangents[..., 1], tangents[..., 0]], axis=-1)
+    scale = np.asarray(norms, np.float64)[:, None]
+    return {
+        "along": np.abs((error * tangents).sum(-1)) / scale,
+        "across": np.abs((error * normals).sum(-1)) / scale,
+    }
+
+
+def boundary_error_table(splits: dict[str, dict[str, np.ndarray]], groups: dict[str, Sequence[int]]) -> str:
+    """A Markdown table of mean :func:`boundary_errors` components (in %), one row per prediction and one
+    ``along / across`` column per group of landmarks.
+
+    Args:
+        splits: label -> ``{"along": (M, N), "across": (M, N)}``.
+        groups: column name -> the landmark indices it averages over.
+    """
+    header = " | ".join(f"{name} along / across" for name in groups)
+    lines = [f"| prediction | {header} |", "|---" * (len(groups) + 1) + "|"]
+    for label, split in splits.items():
+        means = [(split["along"][:, list(m)].mean(), split["across"][:, list(m)].mean()) for m in groups.values()]
+        cells = [f"{100 * along:.2f} / {100 * across:.2f}" for along, across in means]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def worst_cases(nmes: np.ndarray, count: int) -> np.ndarray:
     """Indices of the ``count`` images with the largest of the (M,) ``nmes``, worst first (Fig. 14)."""
     nmes = np.asarray(nmes, dtype=np.float64)
@@ -188,6 +237,8 @@ def visibility_table(rows: dict[str, dict[str, Any]]) -> str:
 
 __all__ = [
     "VISIBILITY",
+    "boundary_error_table",
+    "boundary_errors",
     "ced_points",
     "concatenate",
     "delta_statistics",

@@ -1,5 +1,5 @@
-"""Figures of chapters 6–8: CED curves (Fig. 9, 11), ΔS histograms (Fig. 13), faces with their landmarks (Fig. 12,
-14) and learning-rate schedules (Sect. 6.6). Every function returns the figure it drew, checked by
+"""Figures of chapters 6–8: CED curves (Fig. 9, 11), ΔS histograms (Fig. 13), faces with their landmarks (Fig. 10,
+12, 14) and learning-rate schedules (Sect. 6.6). Every function returns the figure it drew, checked by
 :func:`ffld.plotting.check_labelled`.
 """
 
@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from ffld.analysis import ced_points
@@ -70,6 +71,40 @@ def landmark_windows(truth: np.ndarray, enlarge: float = 1.3) -> np.ndarray:
     return np.concatenate([centre - half, centre + half], axis=1)
 
 
+MARKERS = (("x", "red"), ("+", "deepskyblue"), ("1", "yellow"), ("2", "magenta"))
+"""Marker and colour of the first, second, ... prediction drawn on a face (the truth is a green dot)."""
+
+
+def _face_panel(
+    panel: Axes,
+    image: np.ndarray,
+    truth: np.ndarray,
+    predictions: dict[str, np.ndarray],
+    title: str,
+    window: np.ndarray | None = None,
+    hidden: np.ndarray | None = None,
+    first: int = 0,
+    size: float = 4.0,
+) -> None:
+    """One face on ``panel``: the (N, 2) ``truth`` as green dots (``hidden`` ones, (N,) bool, as open circles),
+    each (N, 2) prediction with the marker :data:`MARKERS` ``[first + j]`` (``size`` points), the
+    ``x0, y0, x1, y1`` ``window``."""
+    panel.imshow(image, interpolation="bilinear")
+    shown = np.ones(len(truth), bool) if hidden is None else ~np.asarray(hidden, bool)
+    panel.plot(*truth[shown].T, ".", color="lime", markersize=0.875 * size, label="truth")
+    if not shown.all():
+        panel.plot(*truth[~shown].T, "o", markerfacecolor="none", color="lime", markersize=size, label="truth, hidden")
+    for j, (label, points) in enumerate(predictions.items()):
+        marker, colour = MARKERS[first + j]
+        panel.plot(*points.T, marker, color=colour, markersize=size, label=label)
+    if window is not None:
+        x0, y0, x1, y1 = window
+        panel.set_xlim(x0, x1)
+        panel.set_ylim(y1, y0)
+    panel.set_title(title, fontsize=7.5)
+    panel.axis("off")
+
+
 def faces_figure(
     images: Sequence[np.ndarray],
     truth: np.ndarray,
@@ -90,24 +125,52 @@ def faces_figure(
     """
     count = len(images)
     figure, axes = plt.subplots(1, count, figsize=(2.9 * count, 3.1), layout="constrained", squeeze=False)
-    markers = ("x", "+", "1", "2")
-    colours = ("red", "deepskyblue", "yellow", "magenta")
     for index, panel in enumerate(axes[0]):
-        panel.imshow(images[index], interpolation="bilinear")
-        shown = np.ones(truth.shape[1], bool) if hidden is None else ~np.asarray(hidden[index], bool)
-        panel.plot(*truth[index][shown].T, ".", color="lime", markersize=3.5, label="truth")
-        if hidden is not None and (~shown).any():
-            panel.plot(*truth[index][~shown].T, "o", markerfacecolor="none", color="lime", markersize=4,
-                       label="truth, hidden")  # fmt: skip
-        for j, (label, points) in enumerate(predictions.items()):
-            panel.plot(*points[index].T, markers[j], color=colours[j], markersize=4, label=label)
-        if crop is not None:
-            x0, y0, x1, y1 = crop[index]
-            panel.set_xlim(x0, x1)
-            panel.set_ylim(y1, y0)
-        panel.set_title(titles[index], fontsize=7.5)
-        panel.axis("off")
+        _face_panel(
+            panel,
+            images[index],
+            truth[index],
+            {label: points[index] for label, points in predictions.items()},
+            titles[index],
+            None if crop is None else crop[index],
+            None if hidden is None else hidden[index],
+        )
     axes[0][0].legend(fontsize=6, loc="lower left", framealpha=0.7)
+    return check_labelled(figure)
+
+
+def qualitative_figure(
+    images: Sequence[np.ndarray],
+    truth: np.ndarray,
+    rows: dict[str, np.ndarray],
+    faces: np.ndarray,
+    zooms: np.ndarray,
+    errors: dict[str, np.ndarray],
+    zoom_title: str = "zoomed",
+) -> Figure:
+    """Fig. 10: one row per model, each face shown whole and, beside it, zoomed (the paper's zoomed image aside).
+
+    Args:
+        images: M H×W×3 uint8 images.
+        truth: (M, N, 2) landmarks in image pixels, drawn as green dots.
+        rows: model label -> (M, N, 2) its predictions, one row each, top to bottom.
+        faces: (M, 4) ``x0, y0, x1, y1`` window of each whole face (e.g. :func:`landmark_windows`).
+        zooms: (M, 4) the zoomed window of each face (e.g. :func:`landmark_windows` of an eye's landmarks).
+        errors: model label -> (M,) NMEs in %, printed in the titles.
+        zoom_title: the title of the zoomed panels (e.g. what they show).
+    """
+    count = len(images)
+    figure, axes = plt.subplots(
+        len(rows), 2 * count, figsize=(1.75 * 2 * count, 1.95 * len(rows)), layout="constrained", squeeze=False
+    )
+    for r, (label, points) in enumerate(rows.items()):
+        for index in range(count):
+            shown = {label: points[index]}
+            title = f"{label}: NME {errors[label][index]:.2f}%"
+            _face_panel(axes[r][2 * index], images[index], truth[index], shown, title, faces[index], first=r)
+            zoomed = axes[r][2 * index + 1]
+            _face_panel(zoomed, images[index], truth[index], shown, zoom_title, zooms[index], first=r, size=8.0)
+        axes[r][0].legend(fontsize=6, loc="lower left", framealpha=0.7)
     return check_labelled(figure)
 
 
@@ -123,9 +186,11 @@ def schedule_figure(schedules: dict[str, np.ndarray], title: str) -> Figure:
 
 
 __all__ = [
+    "MARKERS",
     "ced_figure",
     "delta_histogram_figure",
     "faces_figure",
     "landmark_windows",
+    "qualitative_figure",
     "schedule_figure",
 ]

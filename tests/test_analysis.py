@@ -7,6 +7,8 @@ import numpy as np
 import pytest
 
 from ffld.analysis import (
+    boundary_error_table,
+    boundary_errors,
     ced_points,
     concatenate,
     delta_statistics,
@@ -20,7 +22,14 @@ from ffld.analysis import (
     with_full,
     worst_cases,
 )
-from ffld.analysis_plots import ced_figure, delta_histogram_figure, faces_figure, landmark_windows, schedule_figure
+from ffld.analysis_plots import (
+    ced_figure,
+    delta_histogram_figure,
+    faces_figure,
+    landmark_windows,
+    qualitative_figure,
+    schedule_figure,
+)
 from ffld.data.specs import IBUG68, inter_pupil
 from ffld.data.synthetic import SynthFace, SynthFaceConfig, generate_synthface
 from ffld.evaluate import Evaluation
@@ -117,6 +126,35 @@ def test_figures_are_labelled():
     hidden[0, :5] = True
     plt.close(faces_figure(images, full.truth[:2], {"p": full.stages[-1][:2]}, ["a", "b"], windows, hidden))
     plt.close(schedule_figure({"s": np.array([1e-3, 1e-3, 3e-4])}, "t"))
+    rows = {"a": full.stages[0][:2], "b": full.stages[-1][:2]}
+    zooms = landmark_windows(full.truth[:2, 36:42], enlarge=2.0)
+    figure = qualitative_figure(images, full.truth[:2], rows, windows, zooms, {"a": [1.0, 2.0], "b": [0.5, 0.7]})
+    assert len(figure.axes) == 2 * 4  # a row per model, a whole and a zoomed panel per face
+    assert figure.axes[3].get_title() == "zoomed" and figure.axes[6].get_title() == "b: NME 0.70%"
+    np.testing.assert_allclose(figure.axes[3].get_xlim(), zooms[1, [0, 2]])
+    np.testing.assert_allclose(figure.axes[3].get_ylim(), zooms[1, [3, 1]])  # image rows grow downwards
+    plt.close(figure)
+
+
+def test_boundary_errors_by_hand():
+    truth = np.array([[[10.0, 10.0], [50.0, 20.0]]])
+    predictions = truth + np.array([[[3.0, 4.0], [2.0, 2.0]]])
+    s = 1 / np.sqrt(2)
+    tangents = np.array([[[1.0, 0.0], [s, s]]])  # a horizontal boundary, then a diagonal one
+    split = boundary_errors(predictions, truth, tangents, np.array([10.0]))
+    np.testing.assert_allclose(split["along"], [[0.3, 2 * np.sqrt(2) / 10]], rtol=0, atol=1e-15)
+    np.testing.assert_allclose(split["across"], [[0.4, 0.0]], rtol=0, atol=1e-15)  # (2, 2) runs along (s, s)
+    # The two components make up the normalised error, at any direction.
+    full = evaluation(3, 4)
+    angles = np.random.default_rng(5).uniform(0, 2 * np.pi, size=(3, 68))
+    random = boundary_errors(full.stages[1], full.truth, np.stack([np.cos(angles), np.sin(angles)], -1), full.norms)
+    np.testing.assert_allclose(np.hypot(random["along"], random["across"]), full.errors[1], rtol=1e-12)
+    with pytest.raises(ValueError, match="unit vectors"):
+        boundary_errors(predictions, truth, 2 * tangents, np.array([10.0]))
+    table = boundary_error_table({"p": split}, {"first": [0], "both": [0, 1]}).splitlines()
+    assert table[0] == "| prediction | first along / across | both along / across |"
+    both = (0.3 + 2 * np.sqrt(2) / 10) / 2, 0.4 / 2
+    assert table[2] == f"| p | 30.00 / 40.00 | {100 * both[0]:.2f} / {100 * both[1]:.2f} |"
 
 
 def test_ced_points_by_hand():

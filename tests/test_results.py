@@ -6,6 +6,7 @@ import pytest
 
 from ffld.provenance import write_json
 from ffld.results import (
+    BOOK_MODELS,
     availability,
     evaluation_lines,
     find_results,
@@ -71,3 +72,20 @@ def test_model_provenance_checks_the_documented_digest(tmp_path):
     assert model_provenance("m", tmp_path) == (
         f"data/models/m.safetensors: sha256 {digest[:12]}…, documented in data/models/README.md"
     )
+
+
+LOSSES = {
+    "baseline": ["iod_l2"],
+    "ffld": ["iod_l2", "l2", "l1", "align"],
+    "ffld_without_align": ["iod_l2", "l2", "l1", "l1"],
+}
+
+
+@pytest.mark.parametrize("key", sorted(BOOK_MODELS))
+def test_the_book_models_are_committed_documented_and_what_their_names_say(key):
+    from ffld.checkpoint import read_metadata
+
+    assert "documented in data/models/README.md" in model_provenance(BOOK_MODELS[key])
+    config = read_metadata(model_path(BOOK_MODELS[key]))["config"]
+    assert config["losses"] == LOSSES[key] and config["model"]["stages"] == len(LOSSES[key]) - 1
+    assert config["runtime"]["seed"] == 0 and config["init"].endswith("seed0/pretrain/model.safetensors")
