@@ -18,7 +18,7 @@ import matplotlib.pyplot as plt
 import torch
 from matplotlib.figure import Figure
 
-from ffld.featuremaps import BoundaryFaces, normals_of
+from ffld.featuremaps import BoundaryFaces, feature_levels, normals_of
 from ffld.models import FFLD
 from ffld.plotting import check_labelled
 
@@ -35,9 +35,9 @@ def _unit(faces: BoundaryFaces, direction: str) -> torch.Tensor:
 
 
 def _stage_input(model: FFLD, faces: BoundaryFaces, stage: int) -> torch.Tensor:
-    """(M, C, H, W) the level maps stage ``stage`` (1..K) crops, for ``faces``."""
+    """(M, C, H, W) the level maps stage ``stage`` (1..K) crops, for ``faces`` (the backbone alone is run)."""
     model.eval()
-    return model(faces.images).features[model.stage_levels[stage - 1] - 1]
+    return feature_levels(model, faces.images)[model.stage_levels[stage - 1] - 1]
 
 
 def _gain(
