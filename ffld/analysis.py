@@ -15,9 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from ffld.data.specs import LandmarkSpec, inter_pupil
 from ffld.evaluate import Evaluation
+from ffld.featuremaps import normals_of
 from ffld.metrics import auc_fr, ced, landmark_errors
 
 VISIBILITY = {0: "visible", 1: "hidden by an occluder", 2: "hidden by the face itself"}
@@ -141,8 +143,8 @@ def boundary_errors(
     predicted landmarks to stay on the boundary lines"; Fig. 10).
 
     With the error :math:`e = p - g`, the unit tangent :math:`t` of the boundary at :math:`g` and the normal
-    :math:`n = (-t_y, t_x)`, ``along`` is :math:`|e \cdot t| / d` and ``across`` :math:`|e \cdot n| / d`, so that
-    ``along² + across²`` is the squared normalised error.
+    :math:`n = (-t_y, t_x)` (:func:`ffld.featuremaps.normals_of`), ``along`` is :math:`|e \cdot t| / d` and
+    ``across`` :math:`|e \cdot n| / d`, so that ``along² + across²`` is the squared normalised error.
 
     Args:
         predictions: (M, N, 2) predicted landmarks.
@@ -157,7 +159,7 @@ def boundary_errors(
     tangents = np.asarray(tangents, np.float64)
     if not np.allclose(np.linalg.norm(tangents, axis=-1), 1.0, atol=1e-3):
         raise ValueError("boundary_errors: tangents must be unit vectors")
-    normals = np.stack([-tangents[..., 1], tangents[..., 0]], axis=-1)
+    normals = normals_of(torch.from_numpy(tangents)).numpy()
     scale = np.asarray(norms, np.float64)[:, None]
     return {
         "along": np.abs((error * tangents).sum(-1)) / scale,
