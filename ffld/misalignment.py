@@ -14,6 +14,8 @@ leaves the patch nearly unchanged (the aperture problem), so only the gain acros
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import matplotlib.pyplot as plt
 import torch
 from matplotlib.figure import Figure
@@ -40,26 +42,28 @@ def _stage_input(model: FFLD, faces: BoundaryFaces, stage: int) -> torch.Tensor:
     return feature_levels(model, faces.images)[model.stage_levels[stage - 1] - 1]
 
 
-def _gain(
-    model: FFLD,
-    faces: BoundaryFaces,
-    features: torch.Tensor,
-    stage: int,
-    direction: str,
-    amount: float,
-    landmark: int | None,
-) -> torch.Tensor:
-    """:func:`misplaced_gain` on the stage's level maps ``features``, computed once for several calls."""
-    if amount == 0:
-        raise ValueError("misplaced_gain: amount must not be 0")
+def _stage_gains(model: FFLD, faces: BoundaryFaces, stage: int) -> Callable[[str, float, int | None], torch.Tensor]:
+    """:func:`misplaced_gain` of stage ``stage`` on ``faces`` as a function of ``(direction, amount, landmark)``.
+
+    The backbone and the stage's correction at the exact landmarks are computed once, here, for all its calls
+    (:func:`gain_table` makes two per landmark and stage).
+    """
     refinement = model.refinements[stage - 1]
-    unit = _unit(faces, direction)
-    moved = faces.points + amount * unit if landmark is None else faces.points.clone()
-    if landmark is not None:
-        moved[:, landmark] += amount * unit[:, landmark]
-    change = refinement(features, moved) - refinement(features, faces.points)
-    gains = -(change * unit).sum(-1) / amount
-    return gains if landmark is None else gains[:, landmark]
+    features = _stage_input(model, faces, stage)
+    at_truth = refinement(features, faces.points)
+
+    def gains(direction: str, amount: float, landmark: int | None) -> torch.Tensor:
+        if amount == 0:
+            raise ValueError("misplaced_gain: amount must not be 0")
+        unit = _unit(faces, direction)
+        moved = faces.points + amount * unit if landmark is None else faces.points.clone()
+        if landmark is not None:
+            moved[:, landmark] += amount * unit[:, landmark]
+        change = refinement(features, moved) - at_truth
+        gain = -(change * unit).sum(-1) / amount
+        return gain if landmark is None else gain[:, landmark]
+
+    return gains
 
 
 @torch.no_grad()
@@ -83,7 +87,7 @@ def misplaced_gain(
     Returns:
         (M, N) gains (``landmark=None``), or the (M,) gains of ``landmark``.
     """
-    return _gain(model, faces, _stage_input(model, faces, stage), stage, direction, amount, landmark)
+    return _stage_gains(model, faces, stage)(direction, amount, landmark)
 
 
 @torch.no_grad()
@@ -156,15 +160,13 @@ def gain_table(model: FFLD, faces: BoundaryFaces, amount: float, groups: dict[st
     """
     rows: list[dict[str, object]] = []
     for stage in range(1, len(model.refinements) + 1):
-        features = _stage_input(model, faces, stage)
-        together = {key: _gain(model, faces, features, stage, key, amount, None) for key in DIRECTIONS}
+        gains = _stage_gains(model, faces, stage)
+        together = {key: gains(key, amount, None) for key in DIRECTIONS}
         for group, members in groups.items():
             row: dict[str, object] = {"stage": stage, "group": group}
             visible = faces.visible[:, list(members)]
             for direction in DIRECTIONS:
-                alone = torch.stack(
-                    [_gain(model, faces, features, stage, direction, amount, i) for i in members], dim=1
-                )
+                alone = torch.stack([gains(direction, amount, i) for i in members], dim=1)
                 row[f"{direction} together"] = float(together[direction][:, list(members)][visible].median())
                 row[f"{direction} alone"] = float(alone[visible].median())
             rows.append(row)
