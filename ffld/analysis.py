@@ -21,6 +21,7 @@ from ffld.data.specs import LandmarkSpec, inter_pupil
 from ffld.evaluate import Evaluation
 from ffld.featuremaps import normals_of
 from ffld.metrics import auc_fr, ced, landmark_errors
+from ffld.tables import markdown
 
 VISIBILITY = {0: "visible", 1: "hidden by an occluder", 2: "hidden by the face itself"}
 """SynthFace's visibility codes (see :mod:`ffld.data.synthetic.generate`)."""
@@ -86,9 +87,9 @@ def nme_table(
     """
     last = subsets[-1]
     header = [*(f"{subset} NME" for subset in subsets), f"{last} AUC@{threshold:g}", f"{last} FR@{threshold:g}"]
-    lines = ["| method | " + " | ".join(header) + " |", "|---" * (len(header) + 1) + "|"]
+    rows = []
     for name, by_subset in evaluations.items():
-        cells = []
+        cells = [name]
         for index, subset in enumerate(subsets):
             cell = f"{100 * by_subset[subset].nme[stage].mean():.2f}"
             if reference and name in reference:
@@ -96,8 +97,8 @@ def nme_table(
             cells.append(cell)
         auc, failure = auc_fr(by_subset[last].nme[stage], threshold)
         cells += [f"{100 * auc:.2f}", f"{100 * failure:.2f}"]
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+        rows.append(cells)
+    return markdown(["method", *header], rows)
 
 
 def ced_points(errors: np.ndarray, low: float, high: float, count: int = 201) -> tuple[np.ndarray, np.ndarray]:
@@ -175,13 +176,11 @@ def boundary_error_table(splits: dict[str, dict[str, np.ndarray]], groups: dict[
         splits: label -> ``{"along": (M, N), "across": (M, N)}``.
         groups: column name -> the landmark indices it averages over.
     """
-    header = " | ".join(f"{name} along / across" for name in groups)
-    lines = [f"| prediction | {header} |", "|---" * (len(groups) + 1) + "|"]
+    rows = []
     for label, split in splits.items():
         means = [(split["along"][:, list(m)].mean(), split["across"][:, list(m)].mean()) for m in groups.values()]
-        cells = [f"{100 * along:.2f} / {100 * across:.2f}" for along, across in means]
-        lines.append(f"| {label} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+        rows.append([label, *(f"{100 * along:.2f} / {100 * across:.2f}" for along, across in means)])
+    return markdown(["prediction", *(f"{name} along / across" for name in groups)], rows)
 
 
 def worst_cases(nmes: np.ndarray, count: int) -> np.ndarray:
@@ -230,11 +229,9 @@ def errors_by_visibility(errors: np.ndarray, codes: np.ndarray) -> list[dict[str
 def visibility_table(rows: dict[str, dict[str, Any]]) -> str:
     """A Markdown table of :func:`errors_by_visibility` rows (label -> one stage's row), errors in %."""
     counts = next(iter(rows.values()))["counts"]
-    header = " | ".join(f"{VISIBILITY.get(code, code)} ({count})" for code, count in counts.items())
-    lines = [f"| prediction | {header} |", "|---" * (len(counts) + 1) + "|"]
-    for label, row in rows.items():
-        lines.append(f"| {label} | " + " | ".join(f"{100 * row[code]:.2f}" for code in counts) + " |")
-    return "\n".join(lines)
+    header = [f"{VISIBILITY.get(code, code)} ({count})" for code, count in counts.items()]
+    cells = [[label, *(f"{100 * row[code]:.2f}" for code in counts)] for label, row in rows.items()]
+    return markdown(["prediction", *header], cells)
 
 
 __all__ = [

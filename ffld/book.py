@@ -12,6 +12,8 @@ import random
 import numpy as np
 import torch
 
+from ffld.tables import markdown
+
 SEED = 0
 """Seed every chapter starts from."""
 
@@ -160,12 +162,12 @@ def library_map_markdown() -> str:
     """:data:`LIBRARY_MAP` as a Markdown table, after checking that every object it names exists."""
     import importlib
 
-    lines = ["| object | paper | what |", "| --- | --- | --- |"]
+    rows = []
     for path, (where, what) in LIBRARY_MAP.items():
         module, name = path.rsplit(".", 1)
         getattr(importlib.import_module(module), name)  # AttributeError if the map is stale
-        lines.append(f"| `{path}` | {where} | {what} |")
-    return "\n".join(lines)
+        rows.append([f"`{path}`", where, what])
+    return markdown(["object", "paper", "what"], rows)
 
 
 __all__ = [

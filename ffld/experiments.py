@@ -38,6 +38,7 @@ from ffld.cpus import usable_cpus
 from ffld.experiment_spec import spec_problems
 from ffld.files import sha256_of
 from ffld.provenance import write_json
+from ffld.tables import markdown
 from ffld.train.config import CONFIG_DIR, ConfigError, TrainConfig, load_config
 from ffld.train.distributed import choose_device
 
@@ -403,16 +404,16 @@ def markdown_table(
         paper: variant slug -> the paper's NME (300W full set), shown in a last column.
     """
     subsets = ("common", "challenge", "full")
-    header = "| variant | ∇low | ∇loc | seeds | " + " | ".join(f"{s} {METRICS[metric]}" for s in subsets) + " |"
-    lines = [header + (" paper NME (300W full) |" if paper else ""), "|---" * (7 + bool(paper)) + "|"]
+    header = ["variant", "∇low", "∇loc", "seeds", *(f"{s} {METRICS[metric]}" for s in subsets)]
+    rows = []
     for row in table_rows(summary, table, subsets, metric):
         variant = row["variant"]
         cells = [variant.name, "✓" if variant.grad_low_level else "✗", "✓" if variant.grad_crop_location else "✗"]
         cells += [str(row["seeds"]), *(mean_std(row[subset]) for subset in subsets)]
         if paper:
             cells.append(f"{paper[variant.slug]:.2f}" if variant.slug in paper else "–")
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+        rows.append(cells)
+    return markdown(header + (["paper NME (300W full)"] if paper else []), rows) + "\n"
 
 
 def noise_study(summary: dict[str, Any], subset: str = "full") -> dict[str, Any] | None:
@@ -483,18 +484,17 @@ def noise_table(summary: dict[str, Any]) -> str:
     study = noise_study(summary)
     if study is None:
         return ""
-    lines = [
-        "| variant | clean | noise along | noise across | across − along | its 95% CI | seeds across > along |",
-        "|---|---|---|---|---|---|---|",
-    ]
+    header = ["variant", "clean", "noise along", "noise across", "across − along", "its 95% CI", "seeds across > along"]
+    rows = []
     for name, row in study["rows"].items():
-        cells = [mean_std(row[condition]) if row[condition] else "–" for condition in ("clean", "along", "across")]
+        means = [mean_std(row[condition]) if row[condition] else "–" for condition in ("clean", "along", "across")]
+        cells = [name, *means]
         if row["along"] and row["across"]:
             cells += paired_difference(row["along"], row["across"]).cells()
         else:
             cells += ["–"] * 3
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+        rows.append(cells)
+    return markdown(header, rows) + "\n"
 
 
 __all__ = [

@@ -23,6 +23,7 @@ from matplotlib.figure import Figure
 from ffld.featuremaps import BoundaryFaces, feature_levels, normals_of
 from ffld.models import FFLD
 from ffld.plotting import check_labelled
+from ffld.tables import markdown
 
 DIRECTIONS = ("across", "along")
 
@@ -176,11 +177,11 @@ def gain_table(model: FFLD, faces: BoundaryFaces, amount: float, groups: dict[st
 def gain_markdown(rows: list[dict[str, object]]) -> str:
     """A Markdown table of :func:`gain_table` rows, gains to two decimals (a gain that rounds to zero is 0.00)."""
     keys = [f"{direction} {how}" for direction in DIRECTIONS for how in ("together", "alone")]
-    lines = ["| stage | landmarks | " + " | ".join(keys) + " |", "|---" * (len(keys) + 2) + "|"]
-    for row in rows:
-        cells = [f"{round(row[key], 2) + 0.0:.2f}" for key in keys]  # + 0.0: no "-0.00"
-        lines.append(f"| {row['stage']} | {row['group']} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+    cells = [
+        [row["stage"], row["group"], *(f"{round(row[key], 2) + 0.0:.2f}" for key in keys)]  # + 0.0: no "-0.00"
+        for row in rows
+    ]
+    return markdown(["stage", "landmarks", *keys], cells)
 
 
 __all__ = ["DIRECTIONS", "gain_markdown", "gain_table", "misalignment_figure", "misplaced_gain"]

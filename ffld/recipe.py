@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ffld.tables import markdown
 from ffld.train.config import TrainConfig, load_config
 from ffld.train.engine import resolve_flag
 
@@ -36,10 +37,8 @@ RECIPE_FIELDS = {
 def recipe_table(names: Sequence[str]) -> str:
     """A Markdown table of built-in configs side by side (one column each, one row per :data:`RECIPE_FIELDS`)."""
     configs = [load_config(name) for name in names]
-    lines = ["| | " + " | ".join(f"`{name}`" for name in names) + " |", "|---" * (len(names) + 1) + "|"]
-    for field, read in RECIPE_FIELDS.items():
-        lines.append(f"| {field} | " + " | ".join(read(config) for config in configs) + " |")
-    return "\n".join(lines)
+    rows = [[field, *(read(config) for config in configs)] for field, read in RECIPE_FIELDS.items()]
+    return markdown(["", *(f"`{name}`" for name in names)], rows)
 
 
 def lr_schedule(config: TrainConfig) -> np.ndarray:
