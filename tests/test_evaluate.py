@@ -212,11 +212,13 @@ def test_the_builtin_wflw_config_trains_and_evaluates_from_the_official_files(tm
     subsets = ["test:largepose", "test:expression", "test:illumination", "test:makeup", "test:occlusion", "test:blur"]
     assert evaluation["faces"] == {"test": 8, **dict.fromkeys(subsets, 2)}
     assert (evaluation["threshold"], evaluation["normaliser"]) == (0.10, "inter-ocular")
-    rows = list(csv.DictReader((results / "per_image.csv").read_text().splitlines()))
+    with open(results / "per_image.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
     assert len(rows) == 8 + 2 * len(subsets)
     first_image = root / "WFLW_images" / "0--Event" / "0_Event_image_0.jpg"
     assert rows[0]["source"] == f"{first_image} [list_98pt_rect_attr_test.txt:1]"
-    logged = list(csv.DictReader((run / "metrics.csv").read_text().splitlines()))[-1]
+    with open(run / "metrics.csv", newline="") as handle:
+        logged = list(csv.DictReader(handle))[-1]
     for stage, scores in enumerate(evaluation["subsets"]["test"]):
         assert scores["nme"] == pytest.approx(float(logged[f"test_nme_S{stage}"]), rel=1e-9)
     metadata = load_model(model_file)[1]
